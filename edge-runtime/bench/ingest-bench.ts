@@ -1,0 +1,149 @@
+/**
+ * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
+ *                          --synchronous FULL|NORMAL --latency-share 0.5 --node-flags "..." --tsx]
+ *
+ * MQTT ingest, all on 127.0.0.1, in one run, publishers and the process under
+ * test each a child process (so the gateway's RSS and CPU are its own):
+ *
+ *  (a) raw ceiling: the same publishers into a bare aedes broker whose
+ *      in-process subscriber only parses the JSON (rawCeilingQos0/1);
+ *  (b) weir end to end: into weir's embedded broker → decode (devices/ codec
+ *      + profile checks) → durable log (group commit, WorkerStateStore,
+ *      synchronous FULL by default) → a 10 s tumbling mean per device and
+ *      metric over 10,000 devices → checkpoint with outbox rows, every second
+ *      (weirQos0/1). At QoS 1 a PUBACK leaves only once the reading is durable.
+ *
+ * Publishers (mqtt.js 3.1.1) send as fast as the broker takes them; readings
+ * per second are counted at the consumer (parsed in (a), durable in (b)) over
+ * `seconds` after `warmup`. Each message is one device's flat JSON sample
+ * with 3 metrics (≈90 B), devices round robin.
+ *
+ * Latency: a separate run of (b) at a fixed offered rate (latencyShare of
+ * weirQos0, QoS 0): p99 from publish (the payload's `ts`, wall clock) to the
+ * checkpoint commit that covers the reading (p99LatencyMs), and to its log
+ * append resolving (p99DurableMs).
+ *
+ * peakRssMb: the largest VmHWM of the weir process over its runs.
+ *
+ * Both targets run as weir ships (bundled by rollup with the repository's
+ * rollup.config.mjs, plain `node`, no tsx: the TypeScript loader alone adds
+ * ≈50 MB of RSS), with the same V8 flags (default `--max-semi-space-size=2
+ * --max-old-space-size=96`, the heap cap a gateway would run with; `--node-flags ""`
+ * for V8's defaults). The machine is shared, so raw and weir runs alternate,
+ * `rounds` times, and each figure is the median of its rounds.
+ */
+import { arg, benchLine, median, round } from './bench-util.ts';
+import { Publisher, Target, cpuSec, publishers, rssOf, sleep, useBundle } from './ingest/bench-procs.ts';
+import { bundleTarget } from './ingest/bundle-target.ts';
+
+const devices = arg('devices', 10_000);
+const seconds = arg('seconds', 8);
+const warmup = arg('warmup', 3);
+const nPub = arg('publishers', 2);
+const connections = arg('connections', 4);
+const latencyShare = arg('latency-share', 0.5);
+const rounds = arg('rounds', 2);
+const opt = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] ?? def : def;
+};
+const synchronous = opt('synchronous', 'FULL');
+const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
+const log = (s: string): boolean => process.stderr.write(s + '\n');
+if (!process.argv.includes('--tsx')) {
+  const t0 = performance.now();
+  useBundle(await bundleTarget());
+  log(`bundled the target in ${Math.round(performance.now() - t0)} ms`);
+}
+
+interface PhaseResult {
+  readingsPerSec: number;
+  cpuTargetPct: number;
+  cpuPublishersPct: number;
+  final: Record<string, number | null>;
+  hwmMb: number;
+}
+
+async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseResult> {
+  const target = await Target.start(mode, mode === 'weir' ? ['--synchronous', synchronous] : [], nodeFlags);
+  const pubArgs = ['--connections', String(connections), '--qos', String(qos), ...(rate > 0 ? ['--rate', String(Math.ceil(rate / 3 / nPub))] : [])];
+  const pubs: Publisher[] = publishers(nPub, target.url, devices, pubArgs);
+  const t0 = performance.now();
+  while ((target.stats.readings ?? 0) === 0) {
+    if (performance.now() - t0 > 60_000) throw new Error(`${mode}: nothing arrived within 60 s`);
+    await sleep(100);
+  }
+  await sleep(warmup * 1000);
+  target.send('RESET');
+  const r0 = target.stats.readings!;
+  const w0 = performance.now();
+  const c0 = { target: cpuSec(target.proc.pid!), pubs: pubs.reduce((a, p) => a + cpuSec(p.proc.pid!), 0) };
+  await sleep(seconds * 1000);
+  // STATS lines come every 500 ms: take the window between two of them.
+  const r1 = target.stats.readings!;
+  const dt = (performance.now() - w0) / 1000;
+  const c1 = { target: cpuSec(target.proc.pid!), pubs: pubs.reduce((a, p) => a + cpuSec(p.proc.pid!), 0) };
+  const hwmMb = rssOf(target.proc.pid!).hwm;
+  await Promise.all(pubs.map((p) => p.stop()));
+  const final = await target.stop();
+  const res = {
+    readingsPerSec: Math.round((r1 - r0) / dt),
+    cpuTargetPct: Math.round(((c1.target - c0.target) / dt) * 100),
+    cpuPublishersPct: Math.round(((c1.pubs - c0.pubs) / dt) * 100),
+    final,
+    hwmMb: round(Math.max(hwmMb, Number(final.hwm ?? 0)), 1),
+  };
+  log(`${mode} qos${qos}${rate > 0 ? ` @${rate}/s` : ''}: ${res.readingsPerSec} readings/s, cpu target ${res.cpuTargetPct}% publishers ${res.cpuPublishersPct}%, peak rss ${res.hwmMb} MB ${JSON.stringify(final)}`);
+  return res;
+}
+
+const runs: Record<'rawQ0' | 'weirQ0' | 'rawQ1' | 'weirQ1', PhaseResult[]> = { rawQ0: [], weirQ0: [], rawQ1: [], weirQ1: [] };
+for (let r = 0; r < rounds; r++) {
+  log(`round ${r + 1} of ${rounds}`);
+  runs.rawQ0.push(await phase('raw', 0));
+  runs.weirQ0.push(await phase('weir', 0));
+  runs.rawQ1.push(await phase('raw', 1));
+  runs.weirQ1.push(await phase('weir', 1));
+}
+const med = (xs: PhaseResult[]): number => Math.round(median(xs.map((x) => x.readingsPerSec)));
+const cpu = (xs: PhaseResult[]): { target: number; publishers: number } => ({
+  target: Math.round(median(xs.map((x) => x.cpuTargetPct))),
+  publishers: Math.round(median(xs.map((x) => x.cpuPublishersPct))),
+});
+const rawQ0 = med(runs.rawQ0);
+const weirQ0 = med(runs.weirQ0);
+const rawQ1 = med(runs.rawQ1);
+const weirQ1 = med(runs.weirQ1);
+const latencyRate = Math.round(weirQ0 * latencyShare);
+const lat = await phase('weir', 0, latencyRate);
+const weirHwm = [...runs.weirQ0, ...runs.weirQ1].map((x) => x.hwmMb);
+
+benchLine({
+  rawCeilingQos0: rawQ0,
+  weirQos0: weirQ0,
+  ratioQos0: round(weirQ0 / rawQ0, 3),
+  rawCeilingQos1: rawQ1,
+  weirQos1: weirQ1,
+  ratioQos1: round(weirQ1 / rawQ1, 3),
+  peakRssMb: Math.max(...weirHwm, lat.hwmMb),
+  rssAtLatencyRateMb: lat.hwmMb,
+  p99LatencyMs: lat.final.committedP99Ms,
+  p50LatencyMs: lat.final.committedP50Ms,
+  p99DurableMs: lat.final.durableP99Ms,
+  p50DurableMs: lat.final.durableP50Ms,
+  latencyOfferedReadingsPerSec: latencyRate,
+  latencyAchievedReadingsPerSec: lat.readingsPerSec,
+  devices,
+  readingsPerMessage: 3,
+  publishers: nPub,
+  connectionsPerPublisher: connections,
+  synchronous,
+  nodeFlags: nodeFlags.join(' '),
+  bundled: !process.argv.includes('--tsx'),
+  rounds,
+  windowSec: seconds,
+  runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => x.readingsPerSec)])),
+  cpuPct: { rawQos0: cpu(runs.rawQ0), weirQos0: cpu(runs.weirQ0), rawQos1: cpu(runs.rawQ1), weirQos1: cpu(runs.weirQ1) },
+  weirPeakRssMbByRun: weirHwm,
+  node: process.version,
+});
