@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { CredentialsFile, DeviceAuthenticator, EmbeddedBroker, ExternalBrokerIngest, type BoundPorts } from '../ingest/mqtt/index.ts';
+import type { Gateway, GatewayService } from './gateway.ts';
+
+/**
+ * The `mqtt:` section of the gateway config:
+ *
+ * ```yaml
+ * mqtt:
+ *   embedded:                      # weir's own broker (MQTT 3.1/3.1.1; v5 devices use external mode)
+ *     host: 0.0.0.0
+ *     port: 1883                   # 0 = any free port (printed in the log)
+ *     tls: { port: 8883, cert: server.pem, key: server.key }
+ *     ws: { port: 8080, path: /mqtt }
+ *     auth: credentials            # or anonymous (development only)
+ *     credentials: devices.json    # default: <stateDir>/devices.json — `weir device add ID` writes it
+ *   external:                      # or: a client of an existing broker (MQTT 3.1.1 or 5)
+ *     url: mqtt://broker:1883
+ *     clientId: weir-gw-01         # the broker keeps the persistent session under it
+ *     protocolVersion: 5
+ *     username: weir
+ *     passwordFile: /etc/weir/broker-password
+ * ```
+ */
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function obj(v: unknown, field: string): Obj {
+  if (!isObj(v)) throw new ConfigError(field, `expected a mapping, got ${JSON.stringify(v)}`);
+  return v;
+}
+function only(o: Obj, field: string, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown setting (expected one of: ${keys.join(', ')})`);
+}
+function portOf(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(field, `expected a port 0-65535, got ${JSON.stringify(v)}`);
+  return v;
+}
+function text(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(field, `expected a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export interface MqttService extends GatewayService {
+  readonly name: 'mqtt';
+  readonly ports: BoundPorts | null;
+  readonly broker: EmbeddedBroker | null;
+  readonly external: ExternalBrokerIngest | null;
+}
+
+export async function startMqttService(g: Gateway): Promise<MqttService | null> {
+  const section = g.config.mqtt;
+  if (section === null) return null;
+  only(section, 'mqtt', ['embedded', 'external']);
+  const rel = (p: string): string => (isAbsolute(p) ? p : resolve(g.config.baseDir, p));
+  const file = (v: unknown, field: string): Buffer => {
+    const p = rel(text(v, field));
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new ConfigError(field, `cannot read ${p}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  let broker: EmbeddedBroker | null = null;
+  let ports: BoundPorts | null = null;
+  let external: ExternalBrokerIngest | null = null;
+  if (section.embedded !== undefined) {
+    const e = obj(section.embedded, 'mqtt.embedded');
+    only(e, 'mqtt.embedded', ['host', 'port', 'tls', 'ws', 'auth', 'credentials']);
+    const authMode = e.auth ?? 'credentials';
+    if (authMode !== 'credentials' && authMode !== 'anonymous') throw new ConfigError('mqtt.embedded.auth', `expected credentials or anonymous, got ${JSON.stringify(authMode)}`);
+    let auth: DeviceAuthenticator | 'anonymous' = 'anonymous';
+    if (authMode === 'credentials') {
+      const path = e.credentials === undefined ? join(g.config.stateDir, 'devices.json') : rel(text(e.credentials, 'mqtt.embedded.credentials'));
+      auth = new DeviceAuthenticator({ credentials: CredentialsFile.load(path, { createIfMissing: true }) });
+    } else {
+      g.logger.log('warn', 'embedded MQTT broker accepts devices without credentials (auth: anonymous)');
+    }
+    let tls;
+    if (e.tls !== undefined) {
+      const t = obj(e.tls, 'mqtt.embedded.tls');
+      only(t, 'mqtt.embedded.tls', ['port', 'cert', 'key', 'ca']);
+      tls = { port: portOf(t.port ?? 8883, 'mqtt.embedded.tls.port'), cert: file(t.cert, 'mqtt.embedded.tls.cert'), key: file(t.key, 'mqtt.embedded.tls.key'), ...(t.ca !== undefined ? { ca: file(t.ca, 'mqtt.embedded.tls.ca') } : {}) };
+    }
+    let ws;
+    if (e.ws !== undefined) {
+      const w = obj(e.ws, 'mqtt.embedded.ws');
+      only(w, 'mqtt.embedded.ws', ['port', 'path']);
+      ws = { port: portOf(w.port ?? 8080, 'mqtt.embedded.ws.port'), ...(w.path !== undefined ? { path: text(w.path, 'mqtt.embedded.ws.path') } : {}) };
+    }
+    broker = new EmbeddedBroker({ ingestor: g.ingestor, auth, logger: g.logger });
+    ports = await broker.start({
+      host: e.host === undefined ? '0.0.0.0' : text(e.host, 'mqtt.embedded.host'),
+      port: portOf(e.port ?? 1883, 'mqtt.embedded.port'),
+      ...(tls ? { tls } : {}),
+      ...(ws ? { ws } : {}),
+    });
+    g.logger.log('info', 'mqtt broker listening', { tcp: ports.tcp, tls: ports.tls, ws: ports.ws, auth: authMode });
+  }
+  if (section.external !== undefined) {
+    const x = obj(section.external, 'mqtt.external');
+    only(x, 'mqtt.external', ['url', 'clientId', 'protocolVersion', 'username', 'passwordFile']);
+    const pv = x.protocolVersion ?? 4;
+    if (pv !== 4 && pv !== 5) throw new ConfigError('mqtt.external.protocolVersion', `expected 4 (MQTT 3.1.1) or 5, got ${JSON.stringify(pv)}`);
+    external = new ExternalBrokerIngest({
+      url: text(x.url, 'mqtt.external.url'),
+      clientId: x.clientId === undefined ? `weir-${g.config.gatewayId}` : text(x.clientId, 'mqtt.external.clientId'),
+      protocolVersion: pv,
+      ...(x.username !== undefined ? { username: text(x.username, 'mqtt.external.username') } : {}),
+      ...(x.passwordFile !== undefined ? { password: file(x.passwordFile, 'mqtt.external.passwordFile').toString('utf8').trim() } : {}),
+      ingestor: g.ingestor,
+      profiles: g.config.profiles,
+      logger: g.logger,
+    });
+    await external.start();
+    g.logger.log('info', 'mqtt external broker ingest started', { clientId: x.clientId ?? `weir-${g.config.gatewayId}`, protocolVersion: pv });
+  }
+  return {
+    name: 'mqtt',
+    ports,
+    broker,
+    external,
+    stop: async () => {
+      await external?.close();
+      await broker?.close();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { parseDuration } from '../pipeline/duration.ts';
+import { parseSize } from '../config/gateway-config.ts';
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { StateStore } from '../state/store-types.ts';
+import type { Clock } from '../engine/types.ts';
+import type { Logger } from '../log.ts';
+import { Uplink } from './uplink.ts';
+import type { UplinkOptions } from './uplink-types.ts';
+
+/**
+ * The `cloud:` section of the gateway config file, and the uplink as a
+ * gateway service (`weir run` starts it after the runtime, stops it before):
+ *
+ * ```yaml
+ * cloud:
+ *   endpoint: https://cloud.example:8787
+ *   tokenFile: /etc/weir/cloud-token     # or the WEIR_CLOUD_TOKEN environment variable
+ *   ca: /etc/weir/cloud-ca.pem           # extra CA (PEM) for a private certificate; optional
+ *   batch: { maxRecords: 2000, maxBytes: 1MB, maxAge: 1s }
+ *   maxInFlight: 2
+ *   backlogBandwidth: 64KB               # per second, compressed; default: no cap
+ *   heartbeat: 60s                       # 0 = off
+ *   snapshot: 5m                         # 0 = off
+ *   poll: 1s                             # how often to look at the outbox (default: the checkpoint interval)
+ * ```
+ */
+export interface CloudSection {
+  readonly endpoint: string;
+  readonly token: string;
+  readonly ca?: Buffer;
+  readonly options: Omit<UplinkOptions, 'store' | 'cloud' | 'clock' | 'timer' | 'logger' | 'random' | 'figures'>;
+}
+
+const KEYS = ['endpoint', 'tokenFile', 'ca', 'batch', 'maxInFlight', 'backlogBandwidth', 'heartbeat', 'snapshot', 'poll'];
+
+export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir: string, env: NodeJS.ProcessEnv, defaultPollMs: number): CloudSection {
+  for (const k of Object.keys(c)) if (!KEYS.includes(k)) throw new ConfigError(`cloud.${k}`, `unknown setting (expected one of: ${KEYS.join(', ')})`);
+  const endpoint = c.endpoint;
+  if (typeof endpoint !== 'string' || !/^https?:\/\/[^/]+/.test(endpoint)) throw new ConfigError('cloud.endpoint', 'expected an http:// or https:// URL');
+  const file = (v: unknown, field: string): string => {
+    if (typeof v !== 'string' || v === '') throw new ConfigError(field, 'expected a file path');
+    const p = isAbsolute(v) ? v : resolve(baseDir, v);
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (e) {
+      throw new ConfigError(field, `cannot read ${p}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const token = (c.tokenFile !== undefined ? file(c.tokenFile, 'cloud.tokenFile') : env.WEIR_CLOUD_TOKEN ?? '').trim();
+  if (token === '') throw new ConfigError('cloud.tokenFile', 'no token: give cloud.tokenFile or set WEIR_CLOUD_TOKEN');
+  const b = c.batch ?? {};
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new ConfigError('cloud.batch', 'expected a mapping');
+  const bo = b as Record<string, unknown>;
+  for (const k of Object.keys(bo)) if (!['maxRecords', 'maxBytes', 'maxAge'].includes(k)) throw new ConfigError(`cloud.batch.${k}`, 'unknown setting (expected maxRecords, maxBytes, maxAge)');
+  const count = (v: unknown, field: string, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(field, `expected an integer in [1, ${max}]`);
+    return v;
+  };
+  const options: CloudSection['options'] = {
+    batch: {
+      ...(bo.maxRecords !== undefined ? { maxRecords: count(bo.maxRecords, 'cloud.batch.maxRecords', 20_000) } : {}),
+      ...(bo.maxBytes !== undefined ? { maxBytes: parseSize(bo.maxBytes, 'cloud.batch.maxBytes') } : {}),
+      ...(bo.maxAge !== undefined ? { maxAgeMs: parseDuration(bo.maxAge, 'cloud.batch.maxAge', { allowZero: true }) } : {}),
+    },
+    ...(c.maxInFlight !== undefined ? { maxInFlight: count(c.maxInFlight, 'cloud.maxInFlight', 8) } : {}),
+    ...(c.backlogBandwidth !== undefined ? { backlogBytesPerSec: parseSize(c.backlogBandwidth, 'cloud.backlogBandwidth') } : {}),
+    heartbeatIntervalMs: c.heartbeat !== undefined ? parseDuration(c.heartbeat, 'cloud.heartbeat', { allowZero: true }) : 60_000,
+    snapshotIntervalMs: c.snapshot !== undefined ? parseDuration(c.snapshot, 'cloud.snapshot', { allowZero: true }) : 300_000,
+    pollIntervalMs: c.poll !== undefined ? parseDuration(c.poll, 'cloud.poll') : Math.max(200, defaultPollMs || 1000),
+  };
+  return { endpoint, token, ...(c.ca !== undefined ? { ca: Buffer.from(file(c.ca, 'cloud.ca')) } : {}), options };
+}
+
+/** What the service needs of the gateway (a structural subset of Gateway, so tests can pass a literal). */
+export interface UplinkHost {
+  readonly config: Pick<GatewayConfig, 'gatewayId' | 'cloud' | 'baseDir' | 'checkpointIntervalMs'>;
+  readonly store: StateStore;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The runtime, when there is one: checkpoints wake the uplink, and heartbeats carry the watermark lag. */
+  readonly runtime?: { onCheckpoint(fn: () => void): void; watermarkLagMs(): number | null };
+}
+
+export interface UplinkService {
+  readonly name: 'uplink';
+  readonly uplink: Uplink;
+  stop(): Promise<void>;
+}
+
+/** A ServiceFactory for `weir run`: null when the config has no `cloud:` section. */
+export async function startUplinkService(g: UplinkHost, env: NodeJS.ProcessEnv = process.env): Promise<UplinkService | null> {
+  if (g.config.cloud === null) return null;
+  const s = parseCloudSection(g.config.cloud, g.config.baseDir, env, g.config.checkpointIntervalMs);
+  const uplink = new Uplink({
+    store: g.store,
+    cloud: { endpoint: s.endpoint, gatewayId: g.config.gatewayId, token: s.token, ...(s.ca !== undefined ? { ca: s.ca } : {}) },
+    clock: g.clock,
+    logger: g.logger,
+    ...(g.runtime ? { figures: () => ({ watermarkLagMs: g.runtime!.watermarkLagMs() }) } : {}),
+    ...s.options,
+  });
+  g.runtime?.onCheckpoint(() => uplink.notify());
+  uplink.onEvent((e) => {
+    if (e.type === 'fatal') g.logger.log('error', 'uplink stopped', { code: e.code, message: e.message });
+  });
+  uplink.start();
+  g.logger.log('info', 'uplink started', { endpoint: s.endpoint, gatewayId: g.config.gatewayId });
+  return { name: 'uplink', uplink, stop: () => uplink.stop() };
+}
