@@ -2,7 +2,7 @@ import type { Reading, Watermark } from '../engine/types.ts';
 import type { NamedState, Operator, OperatorContext } from '../engine/operator.ts';
 import type { AnomalyRecord } from '../engine/outputs.ts';
 import type { Keying } from '../engine/key.ts';
-import type { KeyedStateOperator, StateDelta } from '../engine/keyed-state.ts';
+import type { DeltaVisitor, KeyedStateOperator, StateDelta } from '../engine/keyed-state.ts';
 import type { Detector, DetectorState, SeriesContext, Verdict } from './detector.ts';
 import type { ResolvedSpec } from './detector-spec.ts';
 import { createDetector, restoreDetector } from './create-detector.ts';
@@ -134,11 +134,12 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     });
   }
 
-  drainDelta(): StateDelta {
+  drainDelta(visit?: DeltaVisitor): StateDelta {
     const upserts: (readonly [string, unknown])[] = [];
-    for (const key of [...this.dirty].sort()) upserts.push([key, this.row(this.series.get(key)!)]);
+    const out: DeltaVisitor = visit ?? ((k, v) => void upserts.push([k, v]));
+    for (const key of [...this.dirty].sort()) out(key, this.row(this.series.get(key)!));
     this.dirty.clear();
-    upserts.push(['\u0000meta', { lastSweep: this.lastSweep }]);
+    out('\u0000meta', { lastSweep: this.lastSweep });
     return { upserts, deletes: [], deletePrefixes: [] };
   }
 

@@ -23,9 +23,15 @@ export interface StateDelta {
   readonly deletePrefixes: string[];
 }
 
+export type DeltaVisitor = (key: string, value: unknown) => void;
+
 export interface KeyedStateOperator {
-  /** Rows changed since the last call; the operator forgets them as dirty. */
-  drainDelta(): StateDelta;
+  /**
+   * Rows changed since the last call; the operator forgets them as dirty. With `visit`, each
+   * upsert is handed to it as it is produced (and `upserts` comes back empty), so a checkpoint of
+   * many rows never holds them all as objects at once — the caller encodes each row and lets it go.
+   */
+  drainDelta(visit?: DeltaVisitor): StateDelta;
   /** Clears all state before `restoreRow` calls (a restore starts from nothing). */
   beginRestore(): void;
   restoreRow(key: string, value: unknown): void;

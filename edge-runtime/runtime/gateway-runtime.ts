@@ -260,8 +260,8 @@ export class GatewayRuntime {
       p.runner.operators.forEach((op, i) => {
         const ns = nsOf(p, i);
         if (isKeyedState(op)) {
-          const d = op.drainDelta();
-          for (const [key, v] of d.upserts) stateUpserts.push({ ns, key, value: cbor.encode(v) });
+          // Encoded as handed out: the row objects die young instead of all living until the commit.
+          const d = op.drainDelta((key, v) => void stateUpserts.push({ ns, key, value: cbor.encode(v) }));
           for (const key of d.deletePrefixes) stateDeletePrefixes.push({ ns, key });
         } else {
           stateUpserts.push({ ns, key: FULL, value: cbor.encode(op.snapshot()) });

@@ -4,7 +4,7 @@ import type { WindowResult } from '../outputs.ts';
 import type { Keying } from '../key.ts';
 import { AggregateLayout, type AccumulatorPool, type AccumulatorState } from '../aggregates/layout.ts';
 import type { AggregateSpec } from '../aggregates/spec.ts';
-import type { ColdStore, KeyedStateOperator, StateDelta } from '../keyed-state.ts';
+import type { ColdStore, DeltaVisitor, KeyedStateOperator, StateDelta } from '../keyed-state.ts';
 import { alignDown, gcd } from './time-math.ts';
 import { WeirError } from '../../errors.ts';
 
@@ -484,20 +484,21 @@ export class TimeWindowOperator implements Operator<Reading, WindowResult, Named
     };
   }
 
-  drainDelta(): StateDelta {
+  drainDelta(visit?: DeltaVisitor): StateDelta {
     const upserts: (readonly [string, unknown])[] = [];
+    const out: DeltaVisitor = visit ?? ((k, v) => void upserts.push([k, v]));
     for (const row of this.dirtyRows) {
       if (this.dirtyBit[row] === 0) continue;
       this.dirtyBit[row] = 0;
-      upserts.push([this.rowPane[row]! + '|' + this.rowKey[row]!, this.layout.saveRow(this.pool, row)]);
+      out(this.rowPane[row]! + '|' + this.rowKey[row]!, this.layout.saveRow(this.pool, row));
     }
     this.dirtyRows = [];
     for (const rk of this.dirtyCold) {
       const v = this.cold?.get(rk);
-      if (v !== undefined) upserts.push([rk, v]);
+      if (v !== undefined) out(rk, v);
     }
     this.dirtyCold.clear();
-    upserts.push([META_KEY, this.meta()]);
+    out(META_KEY, this.meta());
     const deletePrefixes = this.closedPanes.map((p) => p + '|');
     this.closedPanes = [];
     return { upserts, deletes: [], deletePrefixes };
