@@ -11,6 +11,8 @@ import type { CloudStorage, Principal } from './storage/storage-types.ts';
 import { systemClock, systemTimer, type Clock, type Timer } from './clock.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { GatewaySequencer } from './gateway-sequencer.ts';
+import { CloudMetrics, UNMATCHED_ROUTE } from './metrics.ts';
+import { opsRoutes } from './ops-routes.ts';
 
 /**
  * The cloud-sync service as a factory (STYLE: fastify/hono): createCloudSync
@@ -18,7 +20,8 @@ import { GatewaySequencer } from './gateway-sequencer.ts';
  * and `nodeHandler` plugs it into node:http (server.ts). Stateless: all
  * state is in `storage`, so any number of copies can serve one database.
  * Every answer that is not 2xx is a JSON `{ code, message }` with the
- * code's fixed status (protocol.ts ERROR_STATUS).
+ * code's fixed status (protocol.ts ERROR_STATUS). The request counters of
+ * GET /metrics (metrics.ts) live in memory here, per process.
  */
 export interface CloudSyncOptions {
   readonly storage: CloudStorage;
@@ -29,6 +32,8 @@ export interface CloudSyncOptions {
   readonly limits?: { readonly body?: Partial<BodyLimits>; readonly snapshot?: Partial<BodyLimits> };
   /** Retry-After (seconds) sent with 503 answers. Default 5. */
   readonly retryAfterSeconds?: number;
+  /** GET /healthz answers 503 when storage does not answer within this. Default 2000 ms. */
+  readonly healthTimeoutMs?: number;
 }
 
 export interface InjectRequest {
@@ -41,6 +46,8 @@ export interface InjectRequest {
 
 export interface CloudSync {
   readonly storage: CloudStorage;
+  /** The in-memory counters GET /metrics reports. */
+  readonly metrics: CloudMetrics;
   handle(req: AppRequest): Promise<AppResponse>;
   inject(req: InjectRequest): Promise<AppResponse>;
   readonly nodeHandler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -54,6 +61,8 @@ export interface CloudSync {
 type Handler = (ctx: RouteContext) => Promise<AppResponse>;
 
 interface Route {
+  /** The `route` label of weircloud_http_requests_total: fixed, so paths with ids do not make new series. */
+  readonly name: string;
   readonly method: 'GET' | 'POST';
   readonly pattern: RegExp;
   readonly auth: boolean;
@@ -64,32 +73,40 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const retryAfter = String(opts.retryAfterSeconds ?? 5);
+  const timer = opts.timer ?? systemTimer;
+  const metrics = new CloudMetrics();
   const deps: IngestDeps = {
     storage: opts.storage,
-    timer: opts.timer ?? systemTimer,
+    timer,
     logger,
+    metrics,
     limits: {
       body: { ...DEFAULT_BODY_LIMITS, ...opts.limits?.body },
       snapshot: { ...DEFAULT_SNAPSHOT_LIMITS, ...opts.limits?.snapshot },
     },
     sequencer: new GatewaySequencer(),
   };
-  const routes: Route[] = [
-    { method: 'POST', pattern: /^\/v1\/batches$/, auth: true, handler: (c) => postBatch(c, deps) },
-    { method: 'POST', pattern: /^\/v1\/heartbeats$/, auth: true, handler: (c) => postHeartbeat(c, deps) },
-    { method: 'POST', pattern: /^\/v1\/checkpoints$/, auth: true, handler: (c) => postCheckpoint(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/results$/, auth: true, handler: (c) => getResults(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/anomalies$/, auth: true, handler: (c) => getAnomalies(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/fleet$/, auth: true, handler: (c) => getFleet(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/status$/, auth: true, handler: (c) => getStatus(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/seqs\/([^/]+)$/, auth: true, handler: (c) => getSeq(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/checkpoint$/, auth: true, handler: (c) => getCheckpointMeta(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/checkpoint\/snapshot$/, auth: true, handler: (c) => getSnapshot(c, deps) },
-    { method: 'GET', pattern: /^\/v1\/health$/, auth: false, handler: async () => json(200, { ok: true, backend: opts.storage.backend }) },
-  ];
-
   let shuttingDown = false;
   let inFlight = 0;
+  // Unauthenticated, like /v1/health: why that is safe is in ops-routes.ts.
+  const ops = opsRoutes({
+    storage: opts.storage, metrics, timer, logger, startedAtMs: clock.now(), inFlight: () => inFlight, healthTimeoutMs: opts.healthTimeoutMs ?? 2000,
+  });
+  const routes: Route[] = [
+    { name: 'batches', method: 'POST', pattern: /^\/v1\/batches$/, auth: true, handler: (c) => postBatch(c, deps) },
+    { name: 'heartbeats', method: 'POST', pattern: /^\/v1\/heartbeats$/, auth: true, handler: (c) => postHeartbeat(c, deps) },
+    { name: 'checkpoints', method: 'POST', pattern: /^\/v1\/checkpoints$/, auth: true, handler: (c) => postCheckpoint(c, deps) },
+    { name: 'results', method: 'GET', pattern: /^\/v1\/results$/, auth: true, handler: (c) => getResults(c, deps) },
+    { name: 'anomalies', method: 'GET', pattern: /^\/v1\/anomalies$/, auth: true, handler: (c) => getAnomalies(c, deps) },
+    { name: 'fleet', method: 'GET', pattern: /^\/v1\/fleet$/, auth: true, handler: (c) => getFleet(c, deps) },
+    { name: 'gateway_status', method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/status$/, auth: true, handler: (c) => getStatus(c, deps) },
+    { name: 'gateway_seq', method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/seqs\/([^/]+)$/, auth: true, handler: (c) => getSeq(c, deps) },
+    { name: 'gateway_checkpoint', method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/checkpoint$/, auth: true, handler: (c) => getCheckpointMeta(c, deps) },
+    { name: 'gateway_snapshot', method: 'GET', pattern: /^\/v1\/gateways\/([^/]+)\/checkpoint\/snapshot$/, auth: true, handler: (c) => getSnapshot(c, deps) },
+    { name: 'health', method: 'GET', pattern: /^\/v1\/health$/, auth: false, handler: async () => json(200, { ok: true, backend: opts.storage.backend }) },
+    { name: 'metrics', method: 'GET', pattern: /^\/metrics$/, auth: false, handler: (c) => ops.getMetrics(c) },
+    { name: 'healthz', method: 'GET', pattern: /^\/healthz$/, auth: false, handler: (c) => ops.getHealthz(c) },
+  ];
   let idleWaiters: (() => void)[] = [];
 
   async function authenticate(req: AppRequest): Promise<Principal> {
@@ -100,17 +117,30 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
     return p;
   }
 
-  async function route(req: AppRequest): Promise<{ res: AppResponse; principal: Principal | null }> {
+  /** The URL and the routes whose pattern matches its path (any method), or why the URL is unusable. */
+  function resolve(target: string): { url: URL; matching: { r: Route; m: RegExpExecArray }[] } | { error: WireError } {
+    let url: URL;
+    try {
+      url = new URL(target, 'http://cloud-sync.invalid');
+    } catch (e) {
+      return { error: new WireError('E_MALFORMED', 'request target is not a valid URL', { cause: e }) };
+    }
+    const matching: { r: Route; m: RegExpExecArray }[] = [];
+    for (const r of routes) {
+      const m = r.pattern.exec(url.pathname);
+      if (m !== null) matching.push({ r, m });
+    }
+    return { url, matching };
+  }
+
+  async function route(req: AppRequest): Promise<{ res: AppResponse; routeName: string }> {
     let principal: Principal | null = null;
+    const target = resolve(req.url);
+    const routeName = 'error' in target ? UNMATCHED_ROUTE : target.matching[0]?.r.name ?? UNMATCHED_ROUTE;
     try {
       if (shuttingDown) throw new WireError('E_UNAVAILABLE', 'the service is shutting down');
-      let url: URL;
-      try {
-        url = new URL(req.url, 'http://cloud-sync.invalid');
-      } catch (e) {
-        throw new WireError('E_MALFORMED', 'request target is not a valid URL', { cause: e });
-      }
-      const matching = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m !== null);
+      if ('error' in target) throw target.error;
+      const { url, matching } = target;
       if (matching.length === 0) throw new WireError('E_NOT_FOUND', `no route ${url.pathname}`);
       const hit = matching.find((x) => x.r.method === req.method);
       if (hit === undefined) throw new WireError('E_METHOD', `${req.method} is not allowed on ${url.pathname}; use ${matching.map((x) => x.r.method).join(', ')}`);
@@ -122,9 +152,9 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
       }
       if (hit.r.auth) principal = await authenticate(req);
       const res = await hit.r.handler({ req, query: url.searchParams, params, principal, nowMs: clock.now() });
-      return { res, principal };
+      return { res, routeName };
     } catch (e) {
-      return { res: errorResponse(e, req, principal), principal };
+      return { res: errorResponse(e, req, principal), routeName };
     }
   }
 
@@ -133,6 +163,7 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
     if (e instanceof WireError) err = e;
     else if (e instanceof CloudError && e.code === 'E_STORAGE') err = new WireError('E_UNAVAILABLE', 'storage is unavailable; retry later', { cause: e });
     else err = new WireError('E_INTERNAL', 'internal error', { cause: e });
+    metrics.rejection(err.code);
     const who = principal === null ? {} : principal.role === 'gateway' ? { gateway: principal.gateway } : { reader: principal.name };
     const path = req.url.split('?')[0];
     if (err.status >= 500) {
@@ -151,7 +182,8 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
   async function handle(req: AppRequest): Promise<AppResponse> {
     inFlight++;
     try {
-      const { res } = await route(req);
+      const { res, routeName } = await route(req);
+      metrics.request(routeName, res.status);
       return shuttingDown ? { ...res, close: true } : res;
     } finally {
       if (--inFlight === 0) {
@@ -164,6 +196,7 @@ export function createCloudSync(opts: CloudSyncOptions): CloudSync {
 
   return {
     storage: opts.storage,
+    metrics,
     handle,
     inject: (r) => handle(injectRequest(r)),
     nodeHandler: (req, res) => {

@@ -9,6 +9,7 @@ import type { CloudStorage, IngestRecord, Principal } from './storage/storage-ty
 import type { Timer } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { GatewaySequencer } from './gateway-sequencer.ts';
+import type { CloudMetrics } from './metrics.ts';
 
 /**
  * The gateway-facing routes: batches, heartbeats, checkpoint snapshots.
@@ -23,6 +24,7 @@ export interface IngestDeps {
   readonly logger: Logger;
   readonly limits: { readonly body: BodyLimits; readonly snapshot: BodyLimits };
   readonly sequencer: GatewaySequencer;
+  readonly metrics: CloudMetrics;
 }
 
 type GatewayPrincipal = Extract<Principal, { role: 'gateway' }>;
@@ -54,13 +56,17 @@ function sameGateway(p: GatewayPrincipal, claimed: string): void {
 
 export async function postBatch(ctx: RouteContext, deps: IngestDeps): Promise<AppResponse> {
   const p = gatewayOnly(ctx.principal);
-  const { value } = await readCbor(ctx, deps, deps.limits.body);
+  const { value, raw } = await readCbor(ctx, deps, deps.limits.body);
   const batch = parseBatch(value);
   sameGateway(p, batch.gatewayId);
   const records: IngestRecord[] = batch.records.map((r) => ({ ...r, ...indexRecord(r.kind, r.payload) }));
   const ingest = { lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, skipped: batch.skipped, records };
   const res = await deps.sequencer.run(p.gatewayId, () => deps.storage.ingest(p.gatewayId, ingest, ctx.nowMs));
-  const ack: BatchAck = { v: WIRE_VERSION, gatewayId: p.gateway, ...res };
+  deps.metrics.batch(batch.lane, raw.byteLength, res);
+  const ack: BatchAck = {
+    v: WIRE_VERSION, gatewayId: p.gateway, contiguousSeq: res.contiguousSeq, highestSeq: res.highestSeq,
+    stored: res.stored, duplicates: res.duplicates, tombstoned: res.tombstoned,
+  };
   return json(200, ack);
 }
 
@@ -70,6 +76,7 @@ export async function postHeartbeat(ctx: RouteContext, deps: IngestDeps): Promis
   const hb = parseHeartbeat(value);
   sameGateway(p, hb.gatewayId);
   const s = await deps.storage.heartbeat(p.gatewayId, hb, ctx.nowMs);
+  deps.metrics.heartbeat();
   const ack: HeartbeatAck = { v: WIRE_VERSION, contiguousSeq: s.contiguousSeq, highestSeq: s.highestSeq, serverTimeMs: ctx.nowMs };
   return json(200, ack);
 }
@@ -83,6 +90,7 @@ export async function postCheckpoint(ctx: RouteContext, deps: IngestDeps): Promi
     checkpointId: snap.checkpointId, consumedOffset: snap.consumedOffset, committedAtMs: snap.committedAtMs, nextSeq: snap.nextSeq,
     stateRows: snap.rows.ns.length, bytes: raw.byteLength,
   }, raw, ctx.nowMs);
+  deps.metrics.checkpoint(stored, raw.byteLength);
   deps.logger.log('info', 'checkpoint snapshot', { gateway: p.gateway, checkpointId: snap.checkpointId, bytes: raw.byteLength, stored });
   const ack: CheckpointAck = { v: WIRE_VERSION, checkpointId: snap.checkpointId, stored };
   return json(200, ack);

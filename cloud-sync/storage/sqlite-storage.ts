@@ -159,9 +159,12 @@ export class SqliteStorage implements CloudStorage {
       if (g === undefined) throw new CloudError('E_NO_SUCH_GATEWAY', `gateway id ${gatewayId} does not exist`);
       const plan = planIngest(batch, g.c);
       let stored = 0;
+      const storedByKind: Record<string, number> = {};
       for (const r of plan.insert) {
-        stored += this.s.insertRecord.run(gatewayId, r.seq, r.kind, r.priority, r.series, r.tStart, r.tEnd, r.replayed ? 1 : 0, nowMs,
+        const n = this.s.insertRecord.run(gatewayId, r.seq, r.kind, r.priority, r.series, r.tStart, r.tEnd, r.replayed ? 1 : 0, nowMs,
           r.pipeline, r.deviceId, r.metric, r.payload).changes;
+        stored += n;
+        if (n > 0) storedByKind[r.kind] = (storedByKind[r.kind] ?? 0) + n;
       }
       for (const [from, to] of plan.skips) this.s.insertSkip.run(gatewayId, from, to, nowMs);
       let contiguous = plan.floor;
@@ -177,6 +180,7 @@ export class SqliteStorage implements CloudStorage {
         contiguousSeq: contiguous,
         highestSeq: highest,
         stored,
+        storedByKind,
         duplicates: plan.duplicatesBelow + (plan.insert.length - stored),
         tombstoned: plan.tombstoned,
       };
@@ -263,6 +267,11 @@ export class SqliteStorage implements CloudStorage {
         gatewayState: gs.map((g) => `${g.name}:${g.contiguousSeq}:${g.highestSeq}:${g.lastSeenMs}:${g.heartbeatAtMs}`),
       };
     });
+  }
+
+  async ping(): Promise<void> {
+    // A real read of a table (not `SELECT 1`, which needs no file): fails once the handle is closed or the file is unreadable.
+    this.read('ping', () => this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get());
   }
 
   async close(): Promise<void> {

@@ -74,14 +74,14 @@ export function runStorageContract(target: StorageTarget): void {
     });
 
     test('an ordered batch is stored once; its retry is all duplicates and changes nothing', async () => {
-      assert.deepEqual(await s.ingest(gw, ordered(windows(1, 5)), 2000), { contiguousSeq: 5, highestSeq: 5, stored: 5, duplicates: 0, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(gw, ordered(windows(1, 5)), 2000), { contiguousSeq: 5, highestSeq: 5, stored: 5, storedByKind: { window: 5 }, duplicates: 0, tombstoned: 0 });
       const before = await s.counts();
-      assert.deepEqual(await s.ingest(gw, ordered(windows(1, 5)), 3000), { contiguousSeq: 5, highestSeq: 5, stored: 0, duplicates: 5, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(gw, ordered(windows(1, 5)), 3000), { contiguousSeq: 5, highestSeq: 5, stored: 0, storedByKind: {}, duplicates: 5, tombstoned: 0 });
       const after = await s.counts();
       assert.deepEqual({ ...after, gatewayState: [] }, { ...before, gatewayState: [] });
       assert.equal(after.records, 5);
       // An overlapping batch: 4 and 5 are duplicates, 6..8 are new.
-      assert.deepEqual(await s.ingest(gw, ordered(windows(4, 8)), 4000), { contiguousSeq: 8, highestSeq: 8, stored: 3, duplicates: 2, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(gw, ordered(windows(4, 8)), 4000), { contiguousSeq: 8, highestSeq: 8, stored: 3, storedByKind: { window: 3 }, duplicates: 2, tombstoned: 0 });
     });
 
     test('an ordered batch starting past contiguous + 1 is E_SEQ_GAP with the contiguous seq, and stores nothing', async () => {
@@ -101,7 +101,7 @@ export function runStorageContract(target: StorageTarget): void {
 
     test('skipped ranges become tombstones: contiguous passes them, seqStatus says dropped', async () => {
       const r = await s.ingest(gw, ordered([...windows(1, 2), ...windows(6, 6)], [[3, 5]]), 2000);
-      assert.deepEqual(r, { contiguousSeq: 6, highestSeq: 6, stored: 3, duplicates: 0, tombstoned: 3 });
+      assert.deepEqual(r, { contiguousSeq: 6, highestSeq: 6, stored: 3, storedByKind: { window: 3 }, duplicates: 0, tombstoned: 3 });
       assert.deepEqual((await s.seqStatus('gw-a', 4))!, { gateway: 'gw-a', seq: 4, state: 'dropped', contiguousSeq: 6, record: null });
       assert.deepEqual((await s.seqStatus('gw-a', 6))!, {
         gateway: 'gw-a', seq: 6, state: 'stored', contiguousSeq: 6, record: { kind: 'window', priority: 1, receivedAtMs: 2000, replayed: false },
@@ -110,22 +110,22 @@ export function runStorageContract(target: StorageTarget): void {
       assert.equal(await s.seqStatus('nope', 1), null);
       // A retry clips tombstones to what is new: nothing.
       assert.deepEqual(await s.ingest(gw, ordered([...windows(1, 2), ...windows(6, 6)], [[3, 5]]), 3000),
-        { contiguousSeq: 6, highestSeq: 6, stored: 0, duplicates: 3, tombstoned: 0 });
+        { contiguousSeq: 6, highestSeq: 6, stored: 0, storedByKind: {}, duplicates: 3, tombstoned: 0 });
       assert.equal((await s.counts()).skips, 1);
       // A skipped-only batch.
-      assert.deepEqual(await s.ingest(gw, ordered([], [[7, 9]]), 4000), { contiguousSeq: 9, highestSeq: 9, stored: 0, duplicates: 0, tombstoned: 3 });
+      assert.deepEqual(await s.ingest(gw, ordered([], [[7, 9]]), 4000), { contiguousSeq: 9, highestSeq: 9, stored: 0, storedByKind: {}, duplicates: 0, tombstoned: 3 });
     });
 
     test('live lane: stored beyond contiguous; the ordered lane fills the gap and contiguous walks over them', async () => {
       await s.ingest(gw, ordered(windows(1, 2)), 2000);
       const a = [anomalyRecord(5), anomalyRecord(6), anomalyRecord(9)].map(indexed);
-      assert.deepEqual(await s.ingest(gw, live(a), 2100), { contiguousSeq: 2, highestSeq: 9, stored: 3, duplicates: 0, tombstoned: 0 });
-      assert.deepEqual(await s.ingest(gw, live(a), 2200), { contiguousSeq: 2, highestSeq: 9, stored: 0, duplicates: 3, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(gw, live(a), 2100), { contiguousSeq: 2, highestSeq: 9, stored: 3, storedByKind: { anomaly: 3 }, duplicates: 0, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(gw, live(a), 2200), { contiguousSeq: 2, highestSeq: 9, stored: 0, storedByKind: {}, duplicates: 3, tombstoned: 0 });
       // 3..4 arrive in order: contiguous walks over 5 and 6, stops before 7.
-      assert.deepEqual(await s.ingest(gw, ordered(windows(3, 4)), 2300), { contiguousSeq: 6, highestSeq: 9, stored: 2, duplicates: 0, tombstoned: 0 });
-      // The ordered lane sends 5..9 again (5, 6, 9 duplicates), and 7 skipped.
+      assert.deepEqual(await s.ingest(gw, ordered(windows(3, 4)), 2300), { contiguousSeq: 6, highestSeq: 9, stored: 2, storedByKind: { window: 2 }, duplicates: 0, tombstoned: 0 });
+      // The ordered lane sends 5..9 again (5, 6, 9 duplicates), and 7 skipped. 9 is above contiguous but there already: only 8 counts as stored.
       const b = ordered([a[0]!, a[1]!, indexed(windowRecord(8)), a[2]!], [[7, 7]]);
-      assert.deepEqual(await s.ingest(gw, b, 2400), { contiguousSeq: 9, highestSeq: 9, stored: 1, duplicates: 3, tombstoned: 1 });
+      assert.deepEqual(await s.ingest(gw, b, 2400), { contiguousSeq: 9, highestSeq: 9, stored: 1, storedByKind: { window: 1 }, duplicates: 3, tombstoned: 1 });
       assert.equal((await s.counts()).records, 8);
     });
 
@@ -144,7 +144,7 @@ export function runStorageContract(target: StorageTarget): void {
       for (let i = 0; i < many.length; i += 1000) await s.ingest(gw, live(many.slice(i, i + 1000)), 2000);
       assert.equal((await s.gateways('gw-a'))[0]!.contiguousSeq, 0);
       const r = await s.ingest(gw, ordered(windows(1, 1)), 3000);
-      assert.deepEqual(r, { contiguousSeq: 2600, highestSeq: 2600, stored: 1, duplicates: 0, tombstoned: 0 });
+      assert.deepEqual(r, { contiguousSeq: 2600, highestSeq: 2600, stored: 1, storedByKind: { window: 1 }, duplicates: 0, tombstoned: 0 });
     });
 
     test('gateways are isolated: the same seq from two gateways is two records', async () => {
@@ -152,7 +152,7 @@ export function runStorageContract(target: StorageTarget): void {
       const b = await s.authenticate('hash-b');
       assert.ok(b !== null && b.role === 'gateway');
       await s.ingest(gw, ordered(windows(1, 3)), 2000);
-      assert.deepEqual(await s.ingest(b.gatewayId, ordered(windows(1, 2)), 2000), { contiguousSeq: 2, highestSeq: 2, stored: 2, duplicates: 0, tombstoned: 0 });
+      assert.deepEqual(await s.ingest(b.gatewayId, ordered(windows(1, 2)), 2000), { contiguousSeq: 2, highestSeq: 2, stored: 2, storedByKind: { window: 2 }, duplicates: 0, tombstoned: 0 });
       assert.equal((await s.counts()).records, 5);
       assert.deepEqual((await s.gateways()).map((g) => [g.name, g.contiguousSeq]), [['gw-a', 3], ['gw-b', 2]]);
     });
@@ -193,7 +193,7 @@ export function runStorageContract(target: StorageTarget): void {
         indexed(anomalyRecord(4, { deviceId: 'd1', eventTime: 15 })),
         indexed(windowRecord(5, { start: 0, end: 10, deviceId: 'd1', pipeline: 'q' })),
       ];
-      await s.ingest(gw, ordered(recs), 2000);
+      assert.deepEqual((await s.ingest(gw, ordered(recs), 2000)).storedByKind, { window: 4, anomaly: 1 });
       await s.ingest(b.gatewayId, ordered([indexed(windowRecord(1, { start: 5, end: 15, deviceId: 'd1' }))]), 2000);
       const q = async (x: Partial<Parameters<CloudStorage['queryRecords']>[0]>) =>
         (await s.queryRecords({ kind: 'window', from: -1e15, to: 1e15, limit: 100, ...x })).map((r) => `${r.gateway}/${r.seq}`);
@@ -210,6 +210,14 @@ export function runStorageContract(target: StorageTarget): void {
         gateway: 'gw-a', seq: 4, kind: 'anomaly', priority: 0, series: recs[3]!.series, tStart: 15, tEnd: 16, replayed: false, receivedAtMs: 2000,
         pipeline: 'anomalies', deviceId: 'd1', metric: 'temperature', payload: Uint8Array.from(recs[3]!.payload),
       });
+    });
+
+    test('ping answers while the database is open, and fails once it is closed', async () => {
+      await s.ping();
+      await s.close();
+      await assert.rejects(s.ping());
+      s = await target.reopen();
+      await s.ping();
     });
 
     test('what was stored survives close and reopen', async () => {

@@ -32,6 +32,8 @@ export interface IngestResult {
   readonly highestSeq: number;
   /** Records written by this call. */
   readonly stored: number;
+  /** `stored`, by record kind (only kinds with at least one record written). */
+  readonly storedByKind: Readonly<Record<string, number>>;
   /** Records the store already held (a retried batch, or a live-lane record sent again in order). */
   readonly duplicates: number;
   /** Seqs newly recorded as delivered-but-dropped. */
@@ -145,5 +147,7 @@ export interface CloudStorage {
   /** Records of one kind, ordered by gateway then seq, at most `limit`. */
   queryRecords(q: RecordQuery): Promise<StoredRecord[]>;
   counts(): Promise<StorageCounts>;
+  /** A cheap read that proves the database answers and holds our schema (/healthz). Throws when it does not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
