@@ -5,6 +5,7 @@ import { ConfigError, WeirError } from '../errors.ts';
 import { parseDuration } from '../pipeline/duration.ts';
 import { parsePipeline, parsePipelineFile } from '../pipeline/parse.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
+import { isObj, obj, only, port, str } from './fields.ts';
 import { BUILTIN_PROFILES, validateProfiles, type DeviceProfile } from '../../devices/index.ts';
 
 /**
@@ -35,17 +36,6 @@ export interface GatewayConfig {
   readonly baseDir: string;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function obj(v: unknown, field: string): Obj {
-  if (!isObj(v)) throw new ConfigError(field, `expected a mapping, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function only(o: Obj, field: string, keys: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ConfigError(field ? `${field}.${k}` : k, `unknown setting (expected one of: ${keys.join(', ')})`);
-}
 
 const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
@@ -59,15 +49,6 @@ export function parseSize(v: unknown, field: string): number {
   throw new ConfigError(field, `expected a size like "64MB" or a number of bytes, got ${JSON.stringify(v)}`);
 }
 
-function str(v: unknown, field: string, re?: RegExp, what?: string): string {
-  if (typeof v !== 'string' || v === '' || (re && !re.test(v))) throw new ConfigError(field, `expected ${what ?? 'a non-empty string'}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function port(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(field, `expected a port number 0-65535, got ${JSON.stringify(v)}`);
-  return v;
-}
 
 function readText(file: string, field: string): string {
   try {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { obj, only, port, str } from '../config/fields.ts';
 import { CredentialsFile, DeviceAuthenticator, EmbeddedBroker, ExternalBrokerIngest, type BoundPorts } from '../ingest/mqtt/index.ts';
 import type { Gateway, GatewayService } from './gateway.ts';
 
@@ -24,24 +25,6 @@ import type { Gateway, GatewayService } from './gateway.ts';
  *     passwordFile: /etc/weir/broker-password
  * ```
  */
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function obj(v: unknown, field: string): Obj {
-  if (!isObj(v)) throw new ConfigError(field, `expected a mapping, got ${JSON.stringify(v)}`);
-  return v;
-}
-function only(o: Obj, field: string, keys: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown setting (expected one of: ${keys.join(', ')})`);
-}
-function portOf(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(field, `expected a port 0-65535, got ${JSON.stringify(v)}`);
-  return v;
-}
-function text(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(field, `expected a non-empty string, got ${JSON.stringify(v)}`);
-  return v;
-}
 
 export interface MqttService extends GatewayService {
   readonly name: 'mqtt';
@@ -56,7 +39,7 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
   only(section, 'mqtt', ['embedded', 'external']);
   const rel = (p: string): string => (isAbsolute(p) ? p : resolve(g.config.baseDir, p));
   const file = (v: unknown, field: string): Buffer => {
-    const p = rel(text(v, field));
+    const p = rel(str(v, field));
     try {
       return readFileSync(p);
     } catch (e) {
@@ -73,7 +56,7 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
     if (authMode !== 'credentials' && authMode !== 'anonymous') throw new ConfigError('mqtt.embedded.auth', `expected credentials or anonymous, got ${JSON.stringify(authMode)}`);
     let auth: DeviceAuthenticator | 'anonymous' = 'anonymous';
     if (authMode === 'credentials') {
-      const path = e.credentials === undefined ? join(g.config.stateDir, 'devices.json') : rel(text(e.credentials, 'mqtt.embedded.credentials'));
+      const path = e.credentials === undefined ? join(g.config.stateDir, 'devices.json') : rel(str(e.credentials, 'mqtt.embedded.credentials'));
       auth = new DeviceAuthenticator({ credentials: CredentialsFile.load(path, { createIfMissing: true }) });
     } else {
       g.logger.log('warn', 'embedded MQTT broker accepts devices without credentials (auth: anonymous)');
@@ -82,18 +65,18 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
     if (e.tls !== undefined) {
       const t = obj(e.tls, 'mqtt.embedded.tls');
       only(t, 'mqtt.embedded.tls', ['port', 'cert', 'key', 'ca']);
-      tls = { port: portOf(t.port ?? 8883, 'mqtt.embedded.tls.port'), cert: file(t.cert, 'mqtt.embedded.tls.cert'), key: file(t.key, 'mqtt.embedded.tls.key'), ...(t.ca !== undefined ? { ca: file(t.ca, 'mqtt.embedded.tls.ca') } : {}) };
+      tls = { port: port(t.port ?? 8883, 'mqtt.embedded.tls.port'), cert: file(t.cert, 'mqtt.embedded.tls.cert'), key: file(t.key, 'mqtt.embedded.tls.key'), ...(t.ca !== undefined ? { ca: file(t.ca, 'mqtt.embedded.tls.ca') } : {}) };
     }
     let ws;
     if (e.ws !== undefined) {
       const w = obj(e.ws, 'mqtt.embedded.ws');
       only(w, 'mqtt.embedded.ws', ['port', 'path']);
-      ws = { port: portOf(w.port ?? 8080, 'mqtt.embedded.ws.port'), ...(w.path !== undefined ? { path: text(w.path, 'mqtt.embedded.ws.path') } : {}) };
+      ws = { port: port(w.port ?? 8080, 'mqtt.embedded.ws.port'), ...(w.path !== undefined ? { path: str(w.path, 'mqtt.embedded.ws.path') } : {}) };
     }
     broker = new EmbeddedBroker({ ingestor: g.ingestor, auth, logger: g.logger });
     ports = await broker.start({
-      host: e.host === undefined ? '0.0.0.0' : text(e.host, 'mqtt.embedded.host'),
-      port: portOf(e.port ?? 1883, 'mqtt.embedded.port'),
+      host: e.host === undefined ? '0.0.0.0' : str(e.host, 'mqtt.embedded.host'),
+      port: port(e.port ?? 1883, 'mqtt.embedded.port'),
       ...(tls ? { tls } : {}),
       ...(ws ? { ws } : {}),
     });
@@ -105,10 +88,10 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
     const pv = x.protocolVersion ?? 4;
     if (pv !== 4 && pv !== 5) throw new ConfigError('mqtt.external.protocolVersion', `expected 4 (MQTT 3.1.1) or 5, got ${JSON.stringify(pv)}`);
     external = new ExternalBrokerIngest({
-      url: text(x.url, 'mqtt.external.url'),
-      clientId: x.clientId === undefined ? `weir-${g.config.gatewayId}` : text(x.clientId, 'mqtt.external.clientId'),
+      url: str(x.url, 'mqtt.external.url'),
+      clientId: x.clientId === undefined ? `weir-${g.config.gatewayId}` : str(x.clientId, 'mqtt.external.clientId'),
       protocolVersion: pv,
-      ...(x.username !== undefined ? { username: text(x.username, 'mqtt.external.username') } : {}),
+      ...(x.username !== undefined ? { username: str(x.username, 'mqtt.external.username') } : {}),
       ...(x.passwordFile !== undefined ? { password: file(x.passwordFile, 'mqtt.external.passwordFile').toString('utf8').trim() } : {}),
       ingestor: g.ingestor,
       profiles: g.config.profiles,
