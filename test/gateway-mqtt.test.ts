@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -74,4 +74,63 @@ pipelines:
   }
   assert.ok(logger.entries.some((e) => e.msg === 'mqtt broker listening'));
   assert.ok(!JSON.stringify(logger.entries).includes(secret), 'the secret is never logged');
+});
+
+test('a device added (and one removed) while the gateway runs is taken without a restart; a broken file is refused', async () => {
+  const sub = mkdtempSync(join(dir, 'reload-'));
+  const path = join(sub, 'devices.json');
+  const first = CredentialsFile.load(path, { createIfMissing: true });
+  const oldSecret = await first.add('env-0001');
+  first.save();
+  const cfg = parseGatewayConfig(`gateway:
+  stateDir: state
+mqtt:
+  embedded: { host: 127.0.0.1, port: 0, credentials: devices.json }
+pipelines:
+  - name: env
+    window: { type: tumbling, size: 1m }
+    aggregates: [count]
+`, join(sub, 'gateway.yaml'));
+  // A logger whose lines can be awaited (the reload is noticed by polling the file's stat).
+  const base = memoryLogger();
+  const waiters: { msg: string; resolve: () => void }[] = [];
+  const logger = {
+    entries: base.entries,
+    log(level: Parameters<typeof base.log>[0], msg: string, fields?: Record<string, unknown>) {
+      base.log(level, msg, fields);
+      for (const w of waiters.filter((x) => x.msg === msg)) w.resolve();
+    },
+  };
+  const next = (msg: string): Promise<void> => new Promise((resolve) => waiters.push({ msg, resolve }));
+  const g = await Gateway.start(cfg, { logger, services: defaultServices() });
+  const connect = async (id: string, password: string): Promise<boolean> => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: id, username: id, password, reconnectPeriod: 0 });
+    const ok = await new Promise<boolean>((resolve) => {
+      c.on('error', () => resolve(false));
+      c.on('connect', () => resolve(true));
+    });
+    await c.endAsync(true);
+    return ok;
+  };
+  const port = g.service<MqttService>('mqtt')!.ports!.tcp!;
+  try {
+    // As `weir device add` / `remove` do, in another process: load, change, save (atomic rename).
+    const edit = CredentialsFile.load(path);
+    const newSecret = await edit.add('env-0002');
+    assert.equal(await connect('env-0002', newSecret), false, 'unknown before the file changed');
+    edit.remove('env-0001');
+    let reloaded = next('mqtt device credentials reloaded');
+    edit.save();
+    await reloaded;
+    assert.equal(await connect('env-0002', newSecret), true, 'the added device connects');
+    assert.equal(await connect('env-0001', oldSecret), false, 'the removed device is refused');
+
+    const refused = next('mqtt device credentials not reloaded: keeping the previous ones');
+    writeFileSync(path, '{ not json');
+    await refused;
+    assert.equal(await connect('env-0002', newSecret), true, 'a broken file leaves the previous credentials in force');
+    assert.ok(!JSON.stringify(base.entries).includes(newSecret) && !JSON.stringify(base.entries).includes(oldSecret), 'no secret in the logs');
+  } finally {
+    await g.stop();
+  }
 });

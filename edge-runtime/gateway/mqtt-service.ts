@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { obj, only, port, str } from '../config/fields.ts';
@@ -49,6 +49,7 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
   let broker: EmbeddedBroker | null = null;
   let ports: BoundPorts | null = null;
   let external: ExternalBrokerIngest | null = null;
+  let unwatch: () => void = () => {};
   if (section.embedded !== undefined) {
     const e = obj(section.embedded, 'mqtt.embedded');
     only(e, 'mqtt.embedded', ['host', 'port', 'tls', 'ws', 'auth', 'credentials']);
@@ -57,7 +58,9 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
     let auth: DeviceAuthenticator | 'anonymous' = 'anonymous';
     if (authMode === 'credentials') {
       const path = e.credentials === undefined ? join(g.config.stateDir, 'devices.json') : rel(str(e.credentials, 'mqtt.embedded.credentials'));
-      auth = new DeviceAuthenticator({ credentials: CredentialsFile.load(path, { createIfMissing: true }) });
+      const authenticator = new DeviceAuthenticator({ credentials: CredentialsFile.load(path, { createIfMissing: true }) });
+      auth = authenticator;
+      unwatch = watchCredentials(path, authenticator, g);
     } else {
       g.logger.log('warn', 'embedded MQTT broker accepts devices without credentials (auth: anonymous)');
     }
@@ -106,8 +109,32 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
     broker,
     external,
     stop: async () => {
+      unwatch();
       await external?.close();
       await broker?.close();
     },
   };
+}
+
+/**
+ * `weir device add|remove` edits the credentials file while the gateway runs
+ * (atomically, by rename). The gateway polls the file's stat every 2 s and
+ * takes the new set when it changed: a device added now can connect without
+ * a restart. A file that fails its checks is refused (logged with its code)
+ * and the previous credentials stay in force. A removed device's open
+ * connection is not cut; it is refused at its next connect.
+ */
+function watchCredentials(path: string, auth: DeviceAuthenticator, g: Gateway): () => void {
+  const onChange = (cur: Stats, prev: Stats): void => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino && cur.size === prev.size) return;
+    try {
+      const next = CredentialsFile.load(path, { createIfMissing: true });
+      auth.setCredentials(next);
+      g.logger.log('info', 'mqtt device credentials reloaded', { path, devices: next.size });
+    } catch (e) {
+      g.logger.log('error', 'mqtt device credentials not reloaded: keeping the previous ones', { path, code: (e as { code?: string }).code, error: (e as Error).message });
+    }
+  };
+  watchFile(path, { interval: 2000, persistent: false }, onChange);
+  return () => unwatchFile(path, onChange);
 }
