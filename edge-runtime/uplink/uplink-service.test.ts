@@ -18,7 +18,14 @@ test('cloud section: defaults, files relative to the config, every bad setting n
     });
     const env = parseCloudSection({ endpoint: 'http://10.0.0.1' }, tmp.dir, { WEIR_CLOUD_TOKEN: 'weir_env' }, 0);
     assert.deepEqual([env.token, env.options.heartbeatIntervalMs, env.options.snapshotIntervalMs, env.options.pollIntervalMs], ['weir_env', 60_000, 300_000, 1000]);
+    const tuned = parseCloudSection({ endpoint: 'http://10.0.0.1', tokenFile: 'token', timeouts: { connect: '2s', response: '3s', bodyIdle: '1s', total: '10s' }, backoff: { base: '100ms', max: '2s' } }, tmp.dir, {}, 1000);
+    assert.deepEqual(tuned.timeouts, { connectMs: 2000, responseMs: 3000, bodyIdleMs: 1000, totalMs: 10_000 });
+    assert.deepEqual(tuned.options.backoff, { baseMs: 100, maxMs: 2000 });
     const cases: [Record<string, unknown>, string][] = [
+      [{ endpoint: 'https://x', tokenFile: 'token', timeouts: { response: 'never' } }, 'cloud.timeouts.response'],
+      [{ endpoint: 'https://x', tokenFile: 'token', timeouts: { read: '1s' } }, 'cloud.timeouts.read'],
+      [{ endpoint: 'https://x', tokenFile: 'token', timeouts: 5 }, 'cloud.timeouts'],
+      [{ endpoint: 'https://x', tokenFile: 'token', backoff: { max: 'soon' } }, 'cloud.backoff.max'],
       [{ endpoint: 'ftp://x', tokenFile: 'token' }, 'cloud.endpoint'],
       [{ endpoint: 'https://x' }, 'cloud.tokenFile'],
       [{ endpoint: 'https://x', tokenFile: 'missing' }, 'cloud.tokenFile'],

@@ -9,6 +9,7 @@ import type { Clock } from '../engine/types.ts';
 import type { Logger } from '../log.ts';
 import { Uplink } from './uplink.ts';
 import type { UplinkOptions } from './uplink-types.ts';
+import type { HttpTimeouts } from './http-client.ts';
 
 /**
  * The `cloud:` section of the gateway config file, and the uplink as a
@@ -25,16 +26,19 @@ import type { UplinkOptions } from './uplink-types.ts';
  *   heartbeat: 60s                       # 0 = off
  *   snapshot: 5m                         # 0 = off
  *   poll: 1s                             # how often to look at the outbox (default: the checkpoint interval)
+ *   timeouts: { connect: 10s, response: 30s, bodyIdle: 15s, total: 2m }   # per request (these are the defaults)
+ *   backoff: { base: 500ms, max: 60s }   # reconnect backoff, full jitter (defaults)
  * ```
  */
 export interface CloudSection {
   readonly endpoint: string;
   readonly token: string;
   readonly ca?: Buffer;
+  readonly timeouts?: Partial<HttpTimeouts>;
   readonly options: Omit<UplinkOptions, 'store' | 'cloud' | 'clock' | 'timer' | 'logger' | 'random' | 'figures'>;
 }
 
-const KEYS = ['endpoint', 'tokenFile', 'ca', 'batch', 'maxInFlight', 'backlogBandwidth', 'heartbeat', 'snapshot', 'poll'];
+const KEYS = ['endpoint', 'tokenFile', 'ca', 'batch', 'maxInFlight', 'backlogBandwidth', 'heartbeat', 'snapshot', 'poll', 'timeouts', 'backoff'];
 
 export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir: string, env: NodeJS.ProcessEnv, defaultPollMs: number): CloudSection {
   for (const k of Object.keys(c)) if (!KEYS.includes(k)) throw new ConfigError(`cloud.${k}`, `unknown setting (expected one of: ${KEYS.join(', ')})`);
@@ -59,7 +63,22 @@ export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir:
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(field, `expected an integer in [1, ${max}]`);
     return v;
   };
+  /** A mapping of durations, e.g. `timeouts: { response: 5s }`, as { [name]: ms } under the names given. */
+  const durations = (v: unknown, field: string, names: Record<string, string>): Record<string, number> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(field, 'expected a mapping');
+    const out: Record<string, number> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const name = names[k];
+      if (name === undefined) throw new ConfigError(`${field}.${k}`, `unknown setting (expected ${Object.keys(names).join(', ')})`);
+      out[name] = parseDuration(x, `${field}.${k}`);
+    }
+    return out;
+  };
+  const timeouts = c.timeouts === undefined ? undefined
+    : (durations(c.timeouts, 'cloud.timeouts', { connect: 'connectMs', response: 'responseMs', bodyIdle: 'bodyIdleMs', total: 'totalMs' }) as Partial<HttpTimeouts>);
+  const backoff = c.backoff === undefined ? undefined : durations(c.backoff, 'cloud.backoff', { base: 'baseMs', max: 'maxMs' });
   const options: CloudSection['options'] = {
+    ...(backoff !== undefined ? { backoff } : {}),
     batch: {
       ...(bo.maxRecords !== undefined ? { maxRecords: count(bo.maxRecords, 'cloud.batch.maxRecords', 20_000) } : {}),
       ...(bo.maxBytes !== undefined ? { maxBytes: parseSize(bo.maxBytes, 'cloud.batch.maxBytes') } : {}),
@@ -71,7 +90,7 @@ export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir:
     snapshotIntervalMs: c.snapshot !== undefined ? parseDuration(c.snapshot, 'cloud.snapshot', { allowZero: true }) : 300_000,
     pollIntervalMs: c.poll !== undefined ? parseDuration(c.poll, 'cloud.poll') : Math.max(200, defaultPollMs || 1000),
   };
-  return { endpoint, token, ...(c.ca !== undefined ? { ca: Buffer.from(file(c.ca, 'cloud.ca')) } : {}), options };
+  return { endpoint, token, ...(c.ca !== undefined ? { ca: Buffer.from(file(c.ca, 'cloud.ca')) } : {}), ...(timeouts !== undefined ? { timeouts } : {}), options };
 }
 
 /** What the service needs of the gateway (a structural subset of Gateway, so tests can pass a literal). */
@@ -96,7 +115,7 @@ export async function startUplinkService(g: UplinkHost, env: NodeJS.ProcessEnv =
   const s = parseCloudSection(g.config.cloud, g.config.baseDir, env, g.config.checkpointIntervalMs);
   const uplink = new Uplink({
     store: g.store,
-    cloud: { endpoint: s.endpoint, gatewayId: g.config.gatewayId, token: s.token, ...(s.ca !== undefined ? { ca: s.ca } : {}) },
+    cloud: { endpoint: s.endpoint, gatewayId: g.config.gatewayId, token: s.token, ...(s.ca !== undefined ? { ca: s.ca } : {}), ...(s.timeouts !== undefined ? { timeouts: s.timeouts } : {}) },
     clock: g.clock,
     logger: g.logger,
     ...(g.runtime ? { figures: () => ({ watermarkLagMs: g.runtime!.watermarkLagMs() }) } : {}),
