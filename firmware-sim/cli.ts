@@ -100,6 +100,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// Not a top-level await: in the rollup bundle that suspends this module before the
+// inlined targets of its dynamic imports are defined, and every command failed.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.exitCode = await main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
