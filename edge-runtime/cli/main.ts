@@ -11,10 +11,12 @@ import { defaultServices } from '../gateway/services.ts';
 import { jsonLogger, type LogLevel } from '../log.ts';
 import { RESTORE_HELP, restoreCommand } from '../uplink/restore-command.ts';
 import { DEVICE_USAGE, runDeviceCommand } from '../ingest/mqtt/index.ts';
+import { DEMO_HELP, runDemo } from '../demo/demo.ts';
 
 const HELP = `weir ${VERSION} — edge stream processor
 
 Usage:
+${DEMO_HELP.trimEnd()}
   weir run --config FILE
       Run the gateway: durable ingest log, pipelines, checkpoints, and the
       transports and services the config file turns on. SIGTERM or SIGINT
@@ -131,6 +133,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(rest);
       case 'restore':
         return await restoreCommand(rest);
+      case 'demo':
+        return await runDemo(rest);
       case 'device':
         return await runDeviceCommand(rest, {
           out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
@@ -143,6 +147,13 @@ export async function main(argv: string[]): Promise<number> {
     if (isWeirError(e)) {
       process.stderr.write(`weir: error ${e.code}: ${e.message}\n`);
       return e.code === 'E_CONFIG' || e.code === 'E_USAGE' ? 2 : 1;
+    }
+    // Storage errors (also those re-raised from the storage worker) carry a stable E_ code too:
+    // report them like ours, not as an internal error with a stack (e.g. E_STATE_SCHEMA_NEWER).
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof Error && typeof code === 'string' && /^E_[A-Z0-9_]+$/.test(code)) {
+      process.stderr.write(`weir: error ${code}: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`weir: error E_USAGE: ${e.message}\n`);
