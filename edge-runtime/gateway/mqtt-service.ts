@@ -83,7 +83,6 @@ export async function startMqttService(g: Gateway): Promise<MqttService | null> 
       ...(tls ? { tls } : {}),
       ...(ws ? { ws } : {}),
     });
-    g.logger.log('info', 'mqtt broker listening', { tcp: ports.tcp, tls: ports.tls, ws: ports.ws, auth: authMode });
   }
   if (section.external !== undefined) {
     const x = obj(section.external, 'mqtt.external');
