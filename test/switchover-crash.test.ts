@@ -17,14 +17,13 @@
  *    durable log; no message is there more often than it was sent.
  * 2. The cloud holds exactly the results of running the pipelines once over
  *    that log (exactly-once from the log to the cloud, through the kills).
- * 3. Hence: when no reading was logged twice, the cloud equals the
- *    undisturbed run exactly. A message the gateway made durable but whose
- *    PUBACK the kill swallowed is sent again by the device and logged again
- *    (QoS 1 is at-least-once; the gateway does not de-duplicate) — then
- *    the windows it falls in count it twice. That happened in about half
- *    of the kill runs while writing this (up to ~30 messages: most of the
- *    publisher's in-flight window); the test reports it as a diagnostic,
- *    and the `todo` test at the end shows it deterministically.
+ * 3. Hence the cloud equals the undisturbed run. A message the gateway made
+ *    durable but whose PUBACK the kill swallowed is sent again by the device
+ *    (QoS 1 is at-least-once); the gateway recognises its readings by device,
+ *    metric and event time (rebuilt from the log's tail at restart) and
+ *    acknowledges them without logging them again. Before that existed, about
+ *    half of the kill runs logged up to ~30 messages twice; the last test
+ *    shows the case deterministically.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,6 +6,7 @@ import { parseDuration } from '../pipeline/duration.ts';
 import { parsePipeline, parsePipelineFile } from '../pipeline/parse.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
 import { isObj, obj, only, port, str } from './fields.ts';
+import { MAX_CAPACITY } from '../ingest/recent-readings.ts';
 import { BUILTIN_PROFILES, validateProfiles, type DeviceProfile } from '../../devices/index.ts';
 
 /**
@@ -24,7 +25,15 @@ export interface GatewayConfig {
   readonly log: { readonly maxBytes: number | null; readonly maxAgeMs: number | null };
   readonly outbox: { readonly maxBytes: number };
   readonly quarantine: { readonly maxRows: number; readonly maxBytes: number };
-  readonly ingest: { readonly maxPayloadBytes: number; readonly outOfRange: 'quarantine' | 'pass' };
+  readonly ingest: {
+    readonly maxPayloadBytes: number;
+    readonly outOfRange: 'quarantine' | 'pass';
+    /**
+     * Readings remembered to recognise a redelivery (same device, metric and event time) as a duplicate:
+     * the horizon is the last N readings accepted, N / reading rate in time. 0 disables de-duplication.
+     */
+    readonly dedupWindow: number;
+  };
   readonly profiles: readonly DeviceProfile[];
   readonly pipelines: readonly PipelinePlan[];
   /** Transport sections, validated by their transports when they start (kept as plain data here). */
@@ -57,6 +66,10 @@ function readText(file: string, field: string): string {
     throw new ConfigError(field, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/** 5.5 MiB of memory (the table's 4.5 MiB and the ingestor's index of pending appends, 8 bytes a reading); at 100 readings/s, the last 22 minutes. */
+export const DEFAULT_DEDUP_WINDOW = 131_072;
+const MAX_DEDUP_WINDOW = MAX_CAPACITY;
 
 const TOP = ['gateway', 'memory', 'log', 'outbox', 'quarantine', 'ingest', 'devices', 'pipelines', 'mqtt', 'coap', 'cloud', 'http'];
 
@@ -93,9 +106,13 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
   const q = obj(o.quarantine ?? {}, 'quarantine');
   only(q, 'quarantine', ['maxRows', 'maxBytes']);
   const ing = obj(o.ingest ?? {}, 'ingest');
-  only(ing, 'ingest', ['maxPayloadBytes', 'outOfRange']);
+  only(ing, 'ingest', ['maxPayloadBytes', 'outOfRange', 'dedupWindow']);
   const outOfRange = ing.outOfRange ?? 'quarantine';
   if (outOfRange !== 'quarantine' && outOfRange !== 'pass') throw new ConfigError('ingest.outOfRange', `expected quarantine or pass, got ${JSON.stringify(outOfRange)}`);
+  const dedupWindow = ing.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
+  if (typeof dedupWindow !== 'number' || !Number.isInteger(dedupWindow) || dedupWindow < 0 || dedupWindow > MAX_DEDUP_WINDOW) {
+    throw new ConfigError('ingest.dedupWindow', `expected a whole number of readings in [0, ${MAX_DEDUP_WINDOW}] (0 = off), got ${JSON.stringify(dedupWindow)}`);
+  }
 
   // Device profiles: the built-in ones, and/or files.
   const dv = obj(o.devices ?? {}, 'devices');
@@ -166,7 +183,7 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
       maxRows: q.maxRows === undefined ? 100_000 : (typeof q.maxRows === 'number' && Number.isInteger(q.maxRows) && q.maxRows > 0 ? q.maxRows : (() => { throw new ConfigError('quarantine.maxRows', 'expected a whole number ≥ 1'); })()),
       maxBytes: q.maxBytes === undefined ? 16 * 1024 ** 2 : parseSize(q.maxBytes, 'quarantine.maxBytes'),
     },
-    ingest: { maxPayloadBytes: ing.maxPayloadBytes === undefined ? 64 * 1024 : parseSize(ing.maxPayloadBytes, 'ingest.maxPayloadBytes'), outOfRange },
+    ingest: { maxPayloadBytes: ing.maxPayloadBytes === undefined ? 64 * 1024 : parseSize(ing.maxPayloadBytes, 'ingest.maxPayloadBytes'), outOfRange, dedupWindow },
     profiles,
     pipelines,
     mqtt: section('mqtt'),

@@ -17,6 +17,7 @@ export async function gatewayMetrics(g: Gateway): Promise<MetricFamily[]> {
   return [
     counter('weir_ingest_frames_total', 'Frames accepted into the durable log, by transport.', (['mqtt', 'coap'] as const).map((t) => ({ labels: { transport: t }, value: ing.byTransport[t].frames }))),
     counter('weir_ingest_readings_total', 'Readings made durable, by transport.', (['mqtt', 'coap'] as const).map((t) => ({ labels: { transport: t }, value: ing.byTransport[t].readings }))),
+    counter('weir_ingest_duplicates_total', 'Readings recognised as redeliveries of one already durable (same device, metric, event time): acknowledged, not logged again.', (['mqtt', 'coap'] as const).map((t) => ({ labels: { transport: t }, value: ing.byTransport[t].duplicates }))),
     counter('weir_ingest_bytes_total', 'Payload bytes accepted.', ing.bytes),
     counter('weir_quarantined_total', 'Frames quarantined, by reason code.', Object.entries(ing.quarantinedByReason).map(([reason, n]) => ({ labels: { reason }, value: n ?? 0 }))),
     gauge('weir_quarantine_rows', 'Rows held in the quarantine table.', quarantine.rows),

@@ -5,6 +5,8 @@ import { WorkerStateStore } from '../state/worker-store.ts';
 import { SqliteColdStores } from '../state/cold-store.ts';
 import { GatewayRuntime } from '../runtime/gateway-runtime.ts';
 import { Ingestor } from '../ingest/ingestor.ts';
+import { RecentReadings } from '../ingest/recent-readings.ts';
+import { rememberLogTail } from '../ingest/recent-readings-from-log.ts';
 import type { Clock } from '../engine/types.ts';
 import { systemClock } from '../engine/types.ts';
 import type { Logger } from '../log.ts';
@@ -73,6 +75,21 @@ export class Gateway {
       quarantine: { maxRows: config.quarantine.maxRows, maxBytes: config.quarantine.maxBytes },
     });
     for (const ev of store.openReport.events) logger.log('warn', ev.message, { code: ev.code, ...(ev.movedTo ? { movedTo: ev.movedTo } : {}) });
+    // Before the runtime (which trims the log) and any transport: a device re-sending what was made durable
+    // just before the last stop or crash must find it remembered.
+    let recent: RecentReadings | null = null;
+    if (config.ingest.dedupWindow > 0) {
+      recent = new RecentReadings(config.ingest.dedupWindow);
+      try {
+        const r = await rememberLogTail(recent, store);
+        logger.log('info', 'recent readings remembered for de-duplication', {
+          window: recent.capacity, fromOffset: r.fromOffset, records: r.records, readings: r.readings, ms: Math.round(r.ms),
+        });
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
     const cold = config.memory !== null && config.memory.policy === 'spill' ? new SqliteColdStores(join(config.stateDir, 'spill.db')) : null;
     let runtime: GatewayRuntime;
     try {
@@ -100,6 +117,7 @@ export class Gateway {
       clock,
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       outOfRange: config.ingest.outOfRange,
+      recent,
     });
     const g = new Gateway(config, store, cold, runtime, ingestor, logger, clock);
     try {

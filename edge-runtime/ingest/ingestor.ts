@@ -1,5 +1,6 @@
 import type { Clock, Reading, SourceRecord } from '../engine/types.ts';
 import { systemClock } from '../engine/types.ts';
+import { hasOwnIdentity, type RecentReadings } from './recent-readings.ts';
 import type { QuarantineInput } from '../state/store-types.ts';
 import {
   checkReading, decodeFrame, deviceIdMatches, isDecodeError, matchMqttTopic, type DeviceProfile,
@@ -32,6 +33,10 @@ export type QuarantineReason =
   | 'E_EMPTY';           // decoded to no reading at all
 
 export type IngestOutcome =
+  /**
+   * `readings`: readings written to the log by this frame (its duplicates are not); `lastOffset`: the
+   * offset of the last of them, −1 when there is none (every reading was a duplicate).
+   */
   | { readonly kind: 'accepted'; readonly readings: number; readonly lastOffset: number }
   | { readonly kind: 'quarantined'; readonly reason: QuarantineReason; readonly detail: string };
 
@@ -62,6 +67,12 @@ export interface IngestorOptions {
   /** Bad frames per quarantine write (default 256) and the longest a bad frame waits for its batch (default 5 ms). */
   readonly quarantineBatch?: number;
   readonly quarantineDelayMs?: number;
+  /**
+   * The identities of the last readings accepted (see recent-readings.ts): a reading whose
+   * (deviceId, metric, eventTime) is there is a duplicate — not logged again, counted, and its frame
+   * acknowledged once the original is durable. Absent: no de-duplication (at-least-once ingest).
+   */
+  readonly recent?: RecentReadings | null;
 }
 
 export interface IngestCounters {
@@ -71,11 +82,42 @@ export interface IngestCounters {
   quarantinedByReason: Partial<Record<QuarantineReason, number>>;
   /** Bytes of raw payload accepted (for rates). */
   bytes: number;
-  /** Frames and readings accepted, per transport. */
-  byTransport: Record<'mqtt' | 'coap', { frames: number; readings: number }>;
+  /** Readings recognised as duplicates of one already accepted: not logged again, but acknowledged. */
+  duplicates: number;
+  /**
+   * Per transport: frames that wrote at least one reading to the log (a frame whose readings were all
+   * duplicates is acknowledged but not counted here), readings written, duplicates recognised.
+   */
+  byTransport: Record<'mqtt' | 'coap', { frames: number; readings: number; duplicates: number }>;
 }
 
 const DEFAULT_MAX = 64 * 1024;
+
+/**
+ * Whether the new readings of one frame are durable yet, for redeliveries of them (in other frames)
+ * to wait on. A promise is made only when a redelivery actually waits.
+ */
+class FrameDurability {
+  state: 'pending' | 'durable' | 'failed' = 'pending';
+  private error: unknown = null;
+  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
+
+  wait(): Promise<void> {
+    if (this.state === 'durable') return Promise.resolve();
+    if (this.state === 'failed') return Promise.reject(this.error);
+    return new Promise((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
+  }
+
+  settle(error: unknown = null, failed = false): void {
+    this.state = failed ? 'failed' : 'durable';
+    this.error = error;
+    for (const w of this.waiters ?? []) {
+      if (failed) w.reject(error);
+      else w.resolve();
+    }
+    this.waiters = null;
+  }
+}
 
 /**
  * The shared ingest path of every transport (DESIGN "The data path"):
@@ -91,17 +133,25 @@ const DEFAULT_MAX = 64 * 1024;
  */
 export class Ingestor {
   readonly counters: IngestCounters = {
-    frames: 0, readings: 0, quarantined: 0, quarantinedByReason: {}, bytes: 0,
-    byTransport: { mqtt: { frames: 0, readings: 0 }, coap: { frames: 0, readings: 0 } },
+    frames: 0, readings: 0, quarantined: 0, quarantinedByReason: {}, bytes: 0, duplicates: 0,
+    byTransport: { mqtt: { frames: 0, readings: 0, duplicates: 0 }, coap: { frames: 0, readings: 0, duplicates: 0 } },
   };
   private readonly clock: Clock;
   private readonly maxBytes: number;
   private pendingBad: { entry: QuarantineInput; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private badTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly recent: RecentReadings | null;
+  /**
+   * By ring position of the table (ticket mod capacity): the durability of the frame that admitted the
+   * live entry there, while its append is under way (then cleared). An array, not a Map: O(1) without hashing.
+   */
+  private readonly pendingAt: (FrameDurability | undefined)[];
 
   constructor(private readonly opts: IngestorOptions) {
     this.clock = opts.clock ?? systemClock;
     this.maxBytes = opts.maxPayloadBytes ?? DEFAULT_MAX;
+    this.recent = opts.recent ?? null;
+    this.pendingAt = new Array<FrameDurability | undefined>(this.recent?.capacity ?? 0);
   }
 
   /** Processing time for a frame that just arrived: read once, here. */
@@ -117,7 +167,12 @@ export class Ingestor {
     return this.opts.log.drained();
   }
 
-  /** Resolves once the frame's readings (or its quarantine record) are durable. Never rejects for bad input. */
+  /**
+   * Resolves once the frame's readings (or its quarantine record) are durable. Never rejects for bad input.
+   * With de-duplication, a duplicate reading is not written again; its frame resolves once the original
+   * is durable, and rejects if the original's append failed (then neither is acknowledged, and the
+   * identity is forgotten so that the next redelivery is taken afresh).
+   */
   async submit(frame: RawFrame): Promise<IngestOutcome> {
     this.counters.frames++;
     const verdict = this.decode(frame);
@@ -126,9 +181,77 @@ export class Ingestor {
       return { kind: 'quarantined', reason: verdict.reason, detail: verdict.detail };
     }
     this.counters.bytes += frame.payload.byteLength;
+    const t = this.counters.byTransport[frame.transport];
+    const recent = this.recent;
+    const readings = verdict.readings;
+    if (recent === null) {
+      const last = await this.append(readings);
+      this.counters.readings += readings.length;
+      t.frames++;
+      t.readings += readings.length;
+      return { kind: 'accepted', readings: readings.length, lastOffset: last };
+    }
+    // De-duplication. New identities are remembered before their append, so that a redelivery racing it waits
+    // on it. Their tickets are consecutive (admitted in this synchronous loop): first … first + admitted − 1.
+    const cap = recent.capacity;
+    let fresh: Reading[] | null = null; // null while every reading so far is fresh
+    let own: FrameDurability | null = null;
+    let first = -1;
+    let admitted = 0;
+    let originals: FrameDurability[] | null = null;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      if (!hasOwnIdentity(r)) {
+        fresh?.push(r);
+        continue;
+      }
+      const k = recent.admit(r.deviceId, r.metric, r.eventTime);
+      if (k >= 0) {
+        if (own === null) {
+          own = new FrameDurability();
+          first = k;
+        }
+        this.pendingAt[k % cap] = own;
+        admitted++;
+        fresh?.push(r);
+        continue;
+      }
+      // A duplicate: already durable, or its original's append (this frame's or another's) is under way.
+      fresh ??= readings.slice(0, i);
+      const o = this.pendingAt[(-1 - k) % cap];
+      if (o !== undefined && o.state !== 'durable') (originals ??= []).push(o);
+    }
+    const toLog = fresh ?? readings;
+    let last = -1;
+    try {
+      if (toLog.length > 0) last = await this.append(toLog);
+    } catch (e) {
+      // Not durable (or not known to be): forget the identities, so that the device's next redelivery is taken.
+      for (let k = first; k < first + admitted; k++) {
+        recent.remove(k);
+        if (this.pendingAt[k % cap] === own) this.pendingAt[k % cap] = undefined;
+      }
+      own?.settle(e, true);
+      throw e;
+    }
+    for (let k = first; k < first + admitted; k++) if (this.pendingAt[k % cap] === own) this.pendingAt[k % cap] = undefined;
+    own?.settle();
+    // First value wins: a duplicate is acknowledged only once its original is durable (rejects if that failed).
+    if (originals !== null) for (const o of originals) await o.wait();
+    const dups = readings.length - toLog.length;
+    this.counters.readings += toLog.length;
+    this.counters.duplicates += dups;
+    t.duplicates += dups;
+    if (toLog.length > 0) t.frames++;
+    t.readings += toLog.length;
+    return { kind: 'accepted', readings: toLog.length, lastOffset: last };
+  }
+
+  /** Appends the readings (waiting while the log is full) and resolves with the last one's offset once all are durable. */
+  private async append(readings: readonly Reading[]): Promise<number> {
     let last = -1;
     const acks: Promise<number>[] = [];
-    for (const r of verdict.readings) {
+    for (const r of readings) {
       const record: SourceRecord = { type: 'reading', reading: r };
       let ack: Promise<number> | null = null;
       while (ack === null) {
@@ -141,11 +264,7 @@ export class Ingestor {
       acks.push(ack);
     }
     for (const a of acks) last = await a;
-    this.counters.readings += verdict.readings.length;
-    const t = this.counters.byTransport[frame.transport];
-    t.frames++;
-    t.readings += verdict.readings.length;
-    return { kind: 'accepted', readings: verdict.readings.length, lastOffset: last };
+    return last;
   }
 
   /**
