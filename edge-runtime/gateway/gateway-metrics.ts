@@ -1,6 +1,7 @@
 import { counter, gauge, type MetricFamily, type Sample } from '../metrics/registry.ts';
 import type { Gateway } from './gateway.ts';
 import { isKeyedState } from '../engine/keyed-state.ts';
+import type { UplinkService } from '../uplink/uplink-service.ts';
 
 /**
  * Everything the gateway reports on /metrics, read at scrape time from the
@@ -46,5 +47,24 @@ export async function gatewayMetrics(g: Gateway): Promise<MetricFamily[]> {
     gauge('weir_process_resident_memory_bytes', 'Resident set size of the gateway process.', mem.rss),
     gauge('weir_process_heap_bytes', 'V8 heap in use.', mem.heapUsed),
     gauge('weir_up_seconds', 'Seconds since the gateway started.', (Date.now() - g.startedAt) / 1000),
+    ...uplinkMetrics(g.service<UplinkService>('uplink'), g.clock.now()),
+  ];
+}
+
+/** The uplink's own figures (none without a `cloud:` section). */
+function uplinkMetrics(svc: UplinkService | undefined, now: number): MetricFamily[] {
+  if (svc === undefined) return [];
+  const st = svc.uplink.stats;
+  const lastAck = svc.lastAckedAt();
+  return [
+    gauge('weir_uplink_up', '1 when the uplink\'s last request to the cloud succeeded (0 after a failure, until one succeeds).', svc.lastRequestOk() ? 1 : 0),
+    gauge('weir_uplink_acked_seq', 'Highest outbox seq the cloud acknowledged with every seq before it.', st.contiguousSeq),
+    gauge('weir_uplink_consecutive_failures', 'Failed requests since the last success.', st.consecutiveFailures),
+    gauge('weir_sync_lag_seconds', 'Seconds since the cloud last acknowledged a batch (0 before the first).', lastAck === null ? 0 : Math.max(0, now - lastAck) / 1000),
+    counter('weir_uplink_batches_total', 'Batches the cloud acknowledged.', st.batches),
+    counter('weir_uplink_records_total', 'Outbox rows the cloud acknowledged.', st.records),
+    counter('weir_uplink_duplicate_records_total', 'Rows the cloud already held (re-sent after a lost answer).', st.duplicates),
+    counter('weir_uplink_wire_bytes_total', 'Compressed bytes of acknowledged batches.', st.wireBytes),
+    counter('weir_uplink_failures_total', 'Failed requests to the cloud.', st.failures),
   ];
 }

@@ -16,6 +16,11 @@ import { deviceIdMatches, type DeviceProfile } from '../../devices/index.ts';
 /** Something the gateway starts after the runtime and stops before it (MQTT broker, CoAP observer, uplink, HTTP). */
 export interface GatewayService {
   readonly name: string;
+  /**
+   * Stop this one after the runtime's final checkpoint instead of before it (the uplink: so what
+   * that checkpoint commits can still go up), but before the store closes.
+   */
+  readonly stopAfterRuntime?: boolean;
   stop(): Promise<void>;
 }
 
@@ -139,18 +144,29 @@ export class Gateway {
     return g;
   }
 
-  /** Stops services (newest first), then the runtime with a final checkpoint, then the store. */
+  /**
+   * Stops services (newest first: transports before anything else), then the runtime with a final
+   * checkpoint, then the services that must see that checkpoint (the uplink's last upload), then the store.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const s of [...this.services].reverse()) {
-        try {
-          await s.stop();
-        } catch (e) {
-          this.logger.log('error', 'service failed to stop', { service: s.name, error: (e as Error).message });
+      const stopAll = async (services: GatewayService[]): Promise<void> => {
+        for (const s of services) {
+          try {
+            await s.stop();
+          } catch (e) {
+            this.logger.log('error', 'service failed to stop', { service: s.name, error: (e as Error).message });
+          }
         }
-      }
+      };
+      const newestFirst = [...this.services].reverse();
+      await stopAll(newestFirst.filter((s) => s.stopAfterRuntime !== true));
       this.ingestor.flush();
-      await this.runtime.close();
+      try {
+        await this.runtime.close();
+      } finally {
+        await stopAll(newestFirst.filter((s) => s.stopAfterRuntime === true));
+      }
       await this.store.close();
       this.cold?.close();
       this.logger.log('info', 'gateway stopped', { checkpoints: this.runtime.stats.checkpoints, processedOffset: this.runtime.stats.processedOffset });

@@ -13,7 +13,7 @@ test('cloud section: defaults, files relative to the config, every bad setting n
     const s = parseCloudSection({ endpoint: 'https://cloud.example:8787', tokenFile: 'token', ca: 'ca.pem', batch: { maxRecords: 500, maxBytes: '256KiB', maxAge: '2s' },
       backlogBandwidth: '64KB', heartbeat: '30s', snapshot: 0, maxInFlight: 3 }, tmp.dir, {}, 1000);
     assert.deepEqual({ ...s, ca: s.ca?.toString() }, {
-      endpoint: 'https://cloud.example:8787', token: 'weir_tok', ca: 'PEM',
+      endpoint: 'https://cloud.example:8787', token: 'weir_tok', ca: 'PEM', finalUploadMs: 5000,
       options: { batch: { maxRecords: 500, maxBytes: 262_144, maxAgeMs: 2000 }, maxInFlight: 3, backlogBytesPerSec: 65_536, heartbeatIntervalMs: 30_000, snapshotIntervalMs: 0, pollIntervalMs: 1000 },
     });
     const env = parseCloudSection({ endpoint: 'http://10.0.0.1' }, tmp.dir, { WEIR_CLOUD_TOKEN: 'weir_env' }, 0);
@@ -26,6 +26,7 @@ test('cloud section: defaults, files relative to the config, every bad setting n
       [{ endpoint: 'https://x', tokenFile: 'token', timeouts: { read: '1s' } }, 'cloud.timeouts.read'],
       [{ endpoint: 'https://x', tokenFile: 'token', timeouts: 5 }, 'cloud.timeouts'],
       [{ endpoint: 'https://x', tokenFile: 'token', backoff: { max: 'soon' } }, 'cloud.backoff.max'],
+      [{ endpoint: 'https://x', tokenFile: 'token', finalUpload: 'later' }, 'cloud.finalUpload'],
       [{ endpoint: 'ftp://x', tokenFile: 'token' }, 'cloud.endpoint'],
       [{ endpoint: 'https://x' }, 'cloud.tokenFile'],
       [{ endpoint: 'https://x', tokenFile: 'missing' }, 'cloud.tokenFile'],

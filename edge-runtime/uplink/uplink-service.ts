@@ -28,6 +28,7 @@ import type { HttpTimeouts } from './http-client.ts';
  *   poll: 1s                             # how often to look at the outbox (default: the checkpoint interval)
  *   timeouts: { connect: 10s, response: 30s, bodyIdle: 15s, total: 2m }   # per request (these are the defaults)
  *   backoff: { base: 500ms, max: 60s }   # reconnect backoff, full jitter (defaults)
+ *   finalUpload: 5s                      # on a clean stop, the last upload after the final checkpoint (0 = none)
  * ```
  */
 export interface CloudSection {
@@ -35,10 +36,12 @@ export interface CloudSection {
   readonly token: string;
   readonly ca?: Buffer;
   readonly timeouts?: Partial<HttpTimeouts>;
+  /** On a clean stop, how long the last upload after the final checkpoint may take (0 = none). */
+  readonly finalUploadMs: number;
   readonly options: Omit<UplinkOptions, 'store' | 'cloud' | 'clock' | 'timer' | 'logger' | 'random' | 'figures'>;
 }
 
-const KEYS = ['endpoint', 'tokenFile', 'ca', 'batch', 'maxInFlight', 'backlogBandwidth', 'heartbeat', 'snapshot', 'poll', 'timeouts', 'backoff'];
+const KEYS = ['endpoint', 'tokenFile', 'ca', 'batch', 'maxInFlight', 'backlogBandwidth', 'heartbeat', 'snapshot', 'poll', 'timeouts', 'backoff', 'finalUpload'];
 
 export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir: string, env: NodeJS.ProcessEnv, defaultPollMs: number): CloudSection {
   for (const k of Object.keys(c)) if (!KEYS.includes(k)) throw new ConfigError(`cloud.${k}`, `unknown setting (expected one of: ${KEYS.join(', ')})`);
@@ -90,7 +93,8 @@ export function parseCloudSection(c: Readonly<Record<string, unknown>>, baseDir:
     snapshotIntervalMs: c.snapshot !== undefined ? parseDuration(c.snapshot, 'cloud.snapshot', { allowZero: true }) : 300_000,
     pollIntervalMs: c.poll !== undefined ? parseDuration(c.poll, 'cloud.poll') : Math.max(200, defaultPollMs || 1000),
   };
-  return { endpoint, token, ...(c.ca !== undefined ? { ca: Buffer.from(file(c.ca, 'cloud.ca')) } : {}), ...(timeouts !== undefined ? { timeouts } : {}), options };
+  const finalUploadMs = c.finalUpload !== undefined ? parseDuration(c.finalUpload, 'cloud.finalUpload', { allowZero: true }) : 5000;
+  return { endpoint, token, ...(c.ca !== undefined ? { ca: Buffer.from(file(c.ca, 'cloud.ca')) } : {}), ...(timeouts !== undefined ? { timeouts } : {}), finalUploadMs, options };
 }
 
 /** What the service needs of the gateway (a structural subset of Gateway, so tests can pass a literal). */
@@ -106,6 +110,15 @@ export interface UplinkHost {
 export interface UplinkService {
   readonly name: 'uplink';
   readonly uplink: Uplink;
+  /**
+   * The gateway stops this service after the runtime's final checkpoint (not before, like the
+   * transports): `stop()` first makes a bounded last upload of what that checkpoint committed.
+   */
+  readonly stopAfterRuntime: true;
+  /** Clock time of the last batch the cloud acknowledged, or null. */
+  lastAckedAt(): number | null;
+  /** Whether the last request to the cloud succeeded (true before the first). */
+  lastRequestOk(): boolean;
   stop(): Promise<void>;
 }
 
@@ -122,10 +135,55 @@ export async function startUplinkService(g: UplinkHost, env: NodeJS.ProcessEnv =
     ...s.options,
   });
   g.runtime?.onCheckpoint(() => uplink.notify());
+  let lastAckedAt: number | null = null;
+  let lastOk = true;
   uplink.onEvent((e) => {
+    if (e.type === 'acked' || e.type === 'heartbeat' || e.type === 'snapshot') lastOk = true;
+    if (e.type === 'acked') lastAckedAt = g.clock.now();
+    if (e.type === 'failed' || e.type === 'fatal') lastOk = false;
     if (e.type === 'fatal') g.logger.log('error', 'uplink stopped', { code: e.code, message: e.message });
   });
   uplink.start();
   g.logger.log('info', 'uplink started', { endpoint: s.endpoint, gatewayId: g.config.gatewayId });
-  return { name: 'uplink', uplink, stop: () => uplink.stop() };
+  return {
+    name: 'uplink',
+    uplink,
+    stopAfterRuntime: true,
+    lastAckedAt: () => lastAckedAt,
+    lastRequestOk: () => lastOk,
+    stop: async () => {
+      await finalUpload(uplink, g, s.finalUploadMs);
+      await uplink.stop();
+    },
+  };
+}
+
+/**
+ * On a clean stop, after the final checkpoint: gives the uplink up to `ms` to send what is
+ * committed, so a planned restart does not leave the last results waiting for the next start.
+ * Ends early when the cloud holds everything, or at the first failure (the link is down: the
+ * outbox keeps the rows, nothing is lost, and a stop must not hang on a dead link).
+ */
+async function finalUpload(uplink: Uplink, g: UplinkHost, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  let off: () => void = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let target = Number.POSITIVE_INFINITY;
+  const outcome = new Promise<'done' | 'failed' | 'timeout'>((resolve) => {
+    off = uplink.onEvent((e) => {
+      if (e.type === 'acked' && uplink.stats.contiguousSeq >= target) resolve('done');
+      else if (e.type === 'failed' || e.type === 'fatal') resolve('failed');
+    });
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    target = (await g.store.outboxStats(g.clock.now())).nextSeq - 1;
+    if (uplink.stats.contiguousSeq >= target) return;
+    uplink.notify();
+    const result = await outcome;
+    g.logger.log(result === 'done' ? 'info' : 'warn', 'uplink final upload', { result, contiguousSeq: uplink.stats.contiguousSeq, committedSeq: target });
+  } finally {
+    off();
+    clearTimeout(timer);
+  }
 }
