@@ -27,6 +27,7 @@ import { startHookedStack } from './support/gateway-hooks.ts';
 import { SWITCHOVER_PIPELINES } from './support/seeded-input.ts';
 import { ReadingPublisher } from './support/reading-publisher.ts';
 import { readCloud } from './support/cloud-view.ts';
+import { readGatewayLog, readingId } from './support/gateway-log.ts';
 
 const MINUTE = 60_000;
 const LATENESS = 60_000; // switchover-pipelines.yaml: minute.window.allowedLateness
@@ -79,10 +80,15 @@ test('devices replaying buffered readings after their own outage: late data hand
 
     const frames = before.sum('weir_ingest_frames_total', { transport: 'mqtt' });
     const readings = before.sum('weir_ingest_readings_total', { transport: 'mqtt' });
-    // Device side: every acknowledged message is durable; a message whose PUBACK its dropped link swallowed is
-    // re-sent (QoS 1) and may be logged twice — at most once per re-send.
+    // Device side: every acknowledged message is durable. A message whose PUBACK its dropped link swallowed is
+    // re-sent (QoS 1): the gateway recognises its readings and does not log them again, so no reading is in the
+    // log twice; a requeued message that was durable but never re-sent before the end explains frames > acked.
     assert.ok(frames >= summary.mqtt.published && frames <= summary.mqtt.published + summary.mqtt.requeued,
       `durable frames ${frames} within [acked ${summary.mqtt.published}, acked + re-sent ${summary.mqtt.published + summary.mqtt.requeued}]`);
+    const logged = await readGatewayLog(stack.files.gatewayDb);
+    const ids = new Set<string>();
+    const twice = logged.readings.filter((r) => (ids.has(readingId(r)) ? true : (ids.add(readingId(r)), false)));
+    assert.deepEqual(twice.map(readingId), [], 'no reading identity is in the durable log twice');
     assert.equal(summary.bufferDrops, 0, 'no device overflowed its buffer');
 
     // Nothing silently lost: each durable reading is in exactly one final window or is a late record.
