@@ -21,11 +21,8 @@ import { LocalStateStore } from '../edge-runtime/state/local-store.ts';
 const dir = mkdtempSync(join(tmpdir(), 'weir-gw-mqtt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('an authenticated device publishes through the embedded broker into the durable log', async () => {
-  const creds = CredentialsFile.load(join(dir, 'devices.json'), { createIfMissing: true });
-  const secret = await creds.add('env-0001');
-  creds.save();
-  const cfg = parseGatewayConfig(`gateway:
+/** A gateway with its embedded broker on an ephemeral port, devices from `folder`/devices.json. */
+const brokerConfig = (folder: string): ReturnType<typeof parseGatewayConfig> => parseGatewayConfig(`gateway:
   stateDir: state
 mqtt:
   embedded: { host: 127.0.0.1, port: 0, credentials: devices.json }
@@ -33,7 +30,13 @@ pipelines:
   - name: env
     window: { type: tumbling, size: 1m }
     aggregates: [count, mean]
-`, join(dir, 'gateway.yaml'));
+`, join(folder, 'gateway.yaml'));
+
+test('an authenticated device publishes through the embedded broker into the durable log', async () => {
+  const creds = CredentialsFile.load(join(dir, 'devices.json'), { createIfMissing: true });
+  const secret = await creds.add('env-0001');
+  creds.save();
+  const cfg = brokerConfig(dir);
   const logger = memoryLogger();
   const g = await Gateway.start(cfg, { logger, services: defaultServices() });
   let stopped = false;
@@ -82,15 +85,7 @@ test('a device added (and one removed) while the gateway runs is taken without a
   const first = CredentialsFile.load(path, { createIfMissing: true });
   const oldSecret = await first.add('env-0001');
   first.save();
-  const cfg = parseGatewayConfig(`gateway:
-  stateDir: state
-mqtt:
-  embedded: { host: 127.0.0.1, port: 0, credentials: devices.json }
-pipelines:
-  - name: env
-    window: { type: tumbling, size: 1m }
-    aggregates: [count]
-`, join(sub, 'gateway.yaml'));
+  const cfg = brokerConfig(sub);
   // A logger whose lines can be awaited (the reload is noticed by polling the file's stat).
   const base = memoryLogger();
   const waiters: { msg: string; resolve: () => void }[] = [];

@@ -1,19 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasOwnIdentity, RecentReadings } from './recent-readings.ts';
+import { seededRandom as rng } from '../../cloud-sync/seeded-random.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('recent readings (de-duplication table)', () => {
   test('a second admission of an identity is a duplicate of the first, whatever else differs', () => {

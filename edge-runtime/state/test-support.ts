@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Reading, SourceRecord } from '../engine/types.ts';
+import { seededRandom } from '../../cloud-sync/seeded-random.ts';
 
 /** Helpers shared by the state/ tests (not shipped code paths). */
 
@@ -17,17 +18,8 @@ export function tempDir(): { dir: string; file: (name: string) => string; cleanu
   };
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32): the one cloud-sync's benches and hostile-input tests use. */
+export const rng = seededRandom;
 
 const METRICS = ['temperature', 'humidity', 'pressure'];
 
