@@ -70,4 +70,20 @@ describe('detect pipelines', () => {
     assert.throws(() => parsePipelineFile('name: x\ndetect: [wizard]'), { code: 'E_CONFIG', field: '[0].detect[0].kind' });
     assert.throws(() => parsePipelineFile('name: x\ndetect: []'), { code: 'E_CONFIG', field: '[0].detect' });
   });
+
+  test('refusing new series (refuse-new-keys over budget): held series keep detecting, new ones are refused and counted', () => {
+    const [plan] = parsePipelineFile(FILE);
+    const c = compilePipeline(plan!);
+    const d = c.detect!;
+    c.runner.push([rd('d1', T, 20), rd('d2', T, 21)]);
+    d.setRefusing(true);
+    const outs = c.runner.push([rd('d1', T + 1000, 99), rd('d3', T + 1000, 99), rd('d3', T + 2000, 98)]);
+    assert.deepEqual(anomalies(outs).map((a) => a.key.deviceId), ['d1'], 'the held series still flags its spike; the new one is not held');
+    assert.equal(d.refusedReadings(), 2);
+    assert.equal(d.counters.series, 2);
+    d.setRefusing(false);
+    const later = c.runner.push([rd('d3', T + 3000, 97)]);
+    assert.deepEqual(anomalies(later).map((a) => a.key.deviceId), ['d3'], 'taken again once under the budget');
+    assert.equal(d.counters.series, 3);
+  });
 });

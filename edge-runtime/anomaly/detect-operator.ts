@@ -34,7 +34,9 @@ const SWEEP_MS = 1000;
  * Keyed state: one row per series with all its detectors' states; a series is
  * dirty when it got a reading or a silence verdict (detectors change state on
  * `onProcessingTime` only when they answer). Detector state is small and
- * fixed, so it is not spilled: under a memory budget, windows spill instead.
+ * fixed, so it is not spilled: under a `spill` budget, windows spill instead;
+ * under `refuse-new-keys`, readings of series it does not hold yet are
+ * refused (counted) while over the budget, like the windows' new keys.
  */
 export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedState<'detect', DetectState>>, KeyedStateOperator {
   readonly kind = 'detect';
@@ -44,6 +46,8 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
   private readonly sweeps: boolean;
   private lastSweep = Number.NEGATIVE_INFINITY;
   private bytesPerSeries = 0;
+  private refusing = false;
+  private refused = 0;
 
   constructor(
     private readonly pipeline: string,
@@ -72,7 +76,14 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     for (let i = 0; i < items.length; i++) {
       const r = items[i]!;
       const key = keyOf(r);
-      const s = this.series.get(key) ?? this.open(key, r);
+      let s = this.series.get(key);
+      if (s === undefined) {
+        if (this.refusing) {
+          this.refused++;
+          continue;
+        }
+        s = this.open(key, r);
+      }
       for (const d of s.detectors) {
         const v = d.update(r.eventTime, r.value, r.arrivalTime);
         if (v.anomaly !== null) this.emit(ctx, key, s, r.eventTime, v);
@@ -169,8 +180,13 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     return 0;
   }
 
+  /** Set by the memory governor under the refuse-new-keys policy. */
+  setRefusing(on: boolean): void {
+    this.refusing = on;
+  }
+
   refusedReadings(): number {
-    return 0;
+    return this.refused;
   }
 
   snapshot(): NamedState<'detect', DetectState> {
