@@ -2,7 +2,7 @@ import type { Reading, Watermark } from '../engine/types.ts';
 import type { NamedState, Operator, OperatorContext } from '../engine/operator.ts';
 import type { AnomalyRecord } from '../engine/outputs.ts';
 import type { Keying } from '../engine/key.ts';
-import type { DeltaVisitor, KeyedStateOperator, StateDelta } from '../engine/keyed-state.ts';
+import type { ColdStore, DeltaVisitor, KeyedStateOperator, StateDelta } from '../engine/keyed-state.ts';
 import type { Detector, DetectorState, SeriesContext, Verdict } from './detector.ts';
 import type { ResolvedSpec } from './detector-spec.ts';
 import { createDetector, restoreDetector } from './create-detector.ts';
@@ -15,6 +15,21 @@ interface Series {
 }
 
 type SeriesRow = { deviceId: string; metric: string; states: DetectorState[] };
+
+/**
+ * A series the operator knows: resident (`s`), or spilled to the cold store (`s` null) with the
+ * processing time after which its silence could be news (`deadline`). Slots keep first-seen order
+ * whatever is resident, so a sweep visits series in the same order with or without spilling.
+ */
+interface Slot {
+  s: Series | null;
+  deadline: number;
+  /** Read since the eviction hand last passed (second chance). */
+  touched: boolean;
+}
+
+/** What a spilled series still costs in memory: its slot and key (approximate). */
+const SPILLED_BYTES = 96;
 
 export interface DetectState {
   lastSweep: number;
@@ -33,16 +48,25 @@ const SWEEP_MS = 1000;
  *
  * Keyed state: one row per series with all its detectors' states; a series is
  * dirty when it got a reading or a silence verdict (detectors change state on
- * `onProcessingTime` only when they answer). Detector state is small and
- * fixed, so it is not spilled: under a `spill` budget, windows spill instead;
- * under `refuse-new-keys`, readings of series it does not hold yet are
- * refused (counted) while over the budget, like the windows' new keys.
+ * `onProcessingTime` only when they answer). Under a `spill` budget, series
+ * not read lately move to the cold store (second-chance clock) and come back
+ * on their next reading, or at a sweep once their silence deadline passed —
+ * so results are the same with or without spilling. Under `refuse-new-keys`,
+ * readings of series it does not hold yet are refused (counted) while over
+ * the budget, like the windows' new keys.
  */
 export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedState<'detect', DetectState>>, KeyedStateOperator {
   readonly kind = 'detect';
   readonly counters = { readings: 0, anomalies: 0, series: 0 };
-  private readonly series = new Map<string, Series>();
+  private readonly slots = new Map<string, Slot>();
+  /** Resident series changed since the last drain. */
   private readonly dirty = new Set<string>();
+  /** Spilled series changed since the last drain (their rows are read back from the cold store). */
+  private readonly dirtyCold = new Set<string>();
+  private resident = 0;
+  private spilled = 0;
+  private cold: ColdStore | null = null;
+  private hand: Iterator<[string, Slot]> | null = null;
   private readonly sweeps: boolean;
   private lastSweep = Number.NEGATIVE_INFINITY;
   private bytesPerSeries = 0;
@@ -65,10 +89,32 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
       metric: r.metric,
       detectors: this.specs.map((spec, i) => createDetector(spec, ctx, `${this.pipeline}.detect[${i}]`)),
     };
-    this.series.set(key, s);
+    this.place(key, s);
     this.counters.series++;
-    if (this.bytesPerSeries === 0) this.bytesPerSeries = 96 + key.length * 2 + s.detectors.reduce((a, d) => a + d.stateBytes() + 48, 0);
     return s;
+  }
+
+  private place(key: string, s: Series): void {
+    this.slots.set(key, { s, deadline: Number.POSITIVE_INFINITY, touched: true });
+    this.resident++;
+    if (this.bytesPerSeries === 0) this.bytesPerSeries = 96 + key.length * 2 + s.detectors.reduce((a, d) => a + d.stateBytes() + 48, 0);
+  }
+
+  /** Brings a spilled series back from the cold store. */
+  private wake(key: string, slot: Slot): Series {
+    const row = this.cold?.get(key) as SeriesRow | undefined;
+    if (row === undefined) throw new WeirError('E_STATE_VERSION', `detect ${this.pipeline}: spilled series ${key} is missing from the cold store`);
+    const s = this.make(key, row);
+    slot.s = s;
+    slot.deadline = Number.POSITIVE_INFINITY;
+    this.resident++;
+    this.spilled--;
+    if (this.dirtyCold.delete(key)) this.dirty.add(key);
+    return s;
+  }
+
+  attachColdStore(cold: ColdStore): void {
+    this.cold = cold;
   }
 
   process(items: readonly Reading[], ctx: OperatorContext<AnomalyRecord>): void {
@@ -76,13 +122,17 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     for (let i = 0; i < items.length; i++) {
       const r = items[i]!;
       const key = keyOf(r);
-      let s = this.series.get(key);
-      if (s === undefined) {
+      const slot = this.slots.get(key);
+      let s: Series;
+      if (slot === undefined) {
         if (this.refusing) {
           this.refused++;
           continue;
         }
         s = this.open(key, r);
+      } else {
+        s = slot.s ?? this.wake(key, slot);
+        slot.touched = true;
       }
       for (const d of s.detectors) {
         const v = d.update(r.eventTime, r.value, r.arrivalTime);
@@ -97,7 +147,10 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     const pt = wm.processingTime;
     if (!this.sweeps || !Number.isFinite(pt) || pt < this.lastSweep + SWEEP_MS) return;
     this.lastSweep = pt;
-    for (const [key, s] of this.series) {
+    for (const [key, slot] of this.slots) {
+      // A spilled series sleeps until its silence deadline: before it, every detector would answer null.
+      if (slot.s === null && !(pt > slot.deadline)) continue;
+      const s = slot.s ?? this.wake(key, slot);
       for (const d of s.detectors) {
         const v = d.onProcessingTime(pt);
         if (v === null) continue;
@@ -133,30 +186,44 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     return { deviceId: s.deviceId, metric: s.metric, states: s.detectors.map((d) => d.snapshot()) };
   }
 
-  private load(key: string, row: SeriesRow): void {
+  private make(key: string, row: SeriesRow): Series {
     const ctx = this.contextOf(row.deviceId, row.metric);
     if (row.states.length !== this.specs.length) {
       throw new WeirError('E_STATE_VERSION', `detect ${this.pipeline}: series ${key} has ${row.states.length} detector states, the pipeline has ${this.specs.length} detectors`);
     }
-    this.series.set(key, {
+    return {
       deviceId: row.deviceId,
       metric: row.metric,
       detectors: this.specs.map((spec, i) => restoreDetector(spec, ctx, row.states[i]!, `${this.pipeline}.detect[${i}]`)),
-    });
+    };
+  }
+
+  private load(key: string, row: SeriesRow): void {
+    this.place(key, this.make(key, row));
+  }
+
+  /** The row of any series, resident or spilled. */
+  private rowOf(key: string, slot: Slot): SeriesRow {
+    return slot.s !== null ? this.row(slot.s) : (this.cold!.get(key) as SeriesRow);
   }
 
   drainDelta(visit?: DeltaVisitor): StateDelta {
     const upserts: (readonly [string, unknown])[] = [];
     const out: DeltaVisitor = visit ?? ((k, v) => void upserts.push([k, v]));
-    for (const key of [...this.dirty].sort()) out(key, this.row(this.series.get(key)!));
+    for (const key of [...this.dirty, ...this.dirtyCold].sort()) out(key, this.rowOf(key, this.slots.get(key)!));
     this.dirty.clear();
+    this.dirtyCold.clear();
     out('\u0000meta', { lastSweep: this.lastSweep });
     return { upserts, deletes: [], deletePrefixes: [] };
   }
 
   beginRestore(): void {
-    this.series.clear();
+    this.slots.clear();
     this.dirty.clear();
+    this.dirtyCold.clear();
+    this.resident = 0;
+    this.spilled = 0;
+    this.hand = null;
     this.lastSweep = Number.NEGATIVE_INFINITY;
   }
 
@@ -169,15 +236,45 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
   }
 
   memoryBytes(): number {
-    return this.series.size * this.bytesPerSeries;
+    return this.resident * this.bytesPerSeries + this.spilled * SPILLED_BYTES;
   }
 
-  evict(): number {
-    return 0;
+  /** Second-chance (clock) eviction of resident series to the cold store, in first-seen order. */
+  evict(bytes: number): number {
+    if (this.cold === null || bytes <= 0 || this.bytesPerSeries <= SPILLED_BYTES) return 0;
+    const out: (readonly [string, unknown])[] = [];
+    let freed = 0;
+    const limit = 2 * this.slots.size;
+    for (let scanned = 0; scanned < limit && freed < bytes && this.resident > 0; scanned++) {
+      let next = this.hand?.next();
+      if (next === undefined || next.done === true) {
+        this.hand = this.slots.entries();
+        next = this.hand.next();
+        if (next.done === true) break;
+      }
+      const [key, slot] = next.value;
+      const s = slot.s;
+      if (s === null) continue;
+      if (slot.touched) {
+        slot.touched = false;
+        continue;
+      }
+      out.push([key, this.row(s)]);
+      let deadline = Number.POSITIVE_INFINITY;
+      for (const d of s.detectors) deadline = Math.min(deadline, d.silenceDeadline?.() ?? Number.POSITIVE_INFINITY);
+      slot.s = null;
+      slot.deadline = deadline;
+      this.resident--;
+      this.spilled++;
+      if (this.dirty.delete(key)) this.dirtyCold.add(key);
+      freed += this.bytesPerSeries - SPILLED_BYTES;
+    }
+    if (out.length > 0) this.cold.put(out);
+    return freed;
   }
 
   spilledRows(): number {
-    return 0;
+    return this.spilled;
   }
 
   /** Set by the memory governor under the refuse-new-keys policy. */
@@ -190,7 +287,7 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
   }
 
   snapshot(): NamedState<'detect', DetectState> {
-    const series: [string, SeriesRow][] = [...this.series.keys()].sort().map((k) => [k, this.row(this.series.get(k)!)]);
+    const series: [string, SeriesRow][] = [...this.slots.keys()].sort().map((k) => [k, this.rowOf(k, this.slots.get(k)!)]);
     return { name: 'detect', version: 1, data: { lastSweep: this.lastSweep, series } };
   }
 

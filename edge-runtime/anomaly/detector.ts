@@ -82,6 +82,12 @@ export interface Detector {
    * Returns a verdict only when the passing of time itself is news (silence).
    */
   onProcessingTime(processingTime: number): Verdict | null;
+  /**
+   * `onProcessingTime(pt)` can answer only when `pt` is greater than this (+Infinity: not before the
+   * next reading). Lets a spilled series sleep on disk until its silence could be news. Detectors
+   * without it never answer `onProcessingTime`.
+   */
+  silenceDeadline?(): number;
   snapshot(): DetectorState;
   /** Replaces the state with a snapshot taken from a detector of the same spec. Throws `E_STATE_VERSION` otherwise. */
   restore(state: DetectorState): void;

@@ -49,6 +49,11 @@ export class DropoutDetector implements Detector {
     };
   }
 
+  silenceDeadline(): number {
+    if (this.alerted || !Number.isFinite(this.lastArrival)) return Number.POSITIVE_INFINITY;
+    return this.lastArrival + this.settings.factor * this.settings.intervalMs;
+  }
+
   stateBytes(): number {
     return 2 * 8;
   }
