@@ -1,6 +1,6 @@
 /**
  * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
- *                          --synchronous FULL|NORMAL --latency-share 0.5 --node-flags "..." --tsx]
+ *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --tsx]
  *
  * MQTT ingest, all on 127.0.0.1, in one run, publishers and the process under
  * test each a child process (so the gateway's RSS and CPU are its own):
@@ -48,6 +48,7 @@ const opt = (name: string, def: string): string => {
   return i > 0 ? process.argv[i + 1] ?? def : def;
 };
 const synchronous = opt('synchronous', 'FULL');
+const dedupWindow = opt('dedup-window', '131072');
 const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
 const log = (s: string): boolean => process.stderr.write(s + '\n');
 if (!process.argv.includes('--tsx')) {
@@ -65,7 +66,7 @@ interface PhaseResult {
 }
 
 async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseResult> {
-  const target = await Target.start(mode, mode === 'weir' ? ['--synchronous', synchronous] : [], nodeFlags);
+  const target = await Target.start(mode, mode === 'weir' ? ['--synchronous', synchronous, '--dedup-window', dedupWindow] : [], nodeFlags);
   const pubArgs = ['--connections', String(connections), '--qos', String(qos), ...(rate > 0 ? ['--rate', String(Math.ceil(rate / 3 / nPub))] : [])];
   const pubs: Publisher[] = publishers(nPub, target.url, devices, pubArgs);
   const t0 = performance.now();

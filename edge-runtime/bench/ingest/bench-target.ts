@@ -26,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { Aedes } from 'aedes';
 import { BUILTIN_PROFILES } from '../../../devices/index.ts';
 import { Ingestor } from '../../ingest/ingestor.ts';
+import { RecentReadings } from '../../ingest/recent-readings.ts';
+import { DEFAULT_DEDUP_WINDOW } from '../../config/gateway-config.ts';
 import { EmbeddedBroker } from '../../ingest/mqtt/embedded-broker.ts';
 import { pipeline } from '../../pipeline/builder.ts';
 import { GatewayRuntime } from '../../runtime/gateway-runtime.ts';
@@ -42,6 +44,8 @@ const { values, positionals } = parseArgs({
     'batch': { type: 'string' },
     pending: { type: 'string' },
     'local-store': { type: 'boolean' },
+    /** Readings remembered for de-duplication, as the gateway's ingest.dedupWindow (0 = off). */
+    'dedup-window': { type: 'string', default: String(DEFAULT_DEDUP_WINDOW) },
     /** The storage worker entry when this file runs bundled (a .mjs beside it). */
     worker: { type: 'string' },
   },
@@ -120,7 +124,9 @@ if (mode === 'raw') {
       }
     },
   });
-  const ingestor = new Ingestor({ profiles: BUILTIN_PROFILES, log: runtime, quarantine: store });
+  // As the gateway ships: de-duplication on with its default window (the table starts empty here: a fresh state).
+  const dedupWindow = Number(values['dedup-window']);
+  const ingestor = new Ingestor({ profiles: BUILTIN_PROFILES, log: runtime, quarantine: store, ...(dedupWindow > 0 ? { recent: new RecentReadings(dedupWindow) } : {}) });
   let n = 0;
   const broker = new EmbeddedBroker({
     ingestor,
