@@ -70,7 +70,7 @@ try {
   });
   const s = stack;
   const p = (): FaultProxy => proxy!;
-  log(`stack up in ${dir} (uplink timeouts ${tuning.fast ? 'short' : 'default: 30 s response, 60 s backoff cap'})`);
+  log(`stack up in ${dir} (uplink timeouts ${tuning.responseMs} ms, backoff cap ${tuning.backoffMaxMs} ms)`);
   await s.until(async () => (await s.cloudGateway()).contiguousSeq > 0, { timeoutMs: 120_000, what: 'the first rows in the cloud' });
   const outbox = async (): Promise<number> => (await s.metrics()).sum('weir_outbox_rows');
   const phases: Phase[] = [];
@@ -138,7 +138,7 @@ try {
     return r.length === 0 ? null : Math.max(...r);
   };
   const summary = {
-    minutes: MINUTES, scale: SCALE, seed: arg('seed', 1), uplinkTimeouts: tuning.fast ? 'short' : 'default',
+    minutes: MINUTES, scale: SCALE, seed: arg('seed', 1), uplinkResponseTimeoutMs: tuning.responseMs,
     phases: phases.length, byKind: Object.fromEntries((['cut', 'blackhole', 'flap', 'latency', 'bandwidth'] as const).map((k) => [k, phases.filter((x) => x.kind === k).length])),
     worstFirstAckMs: Object.fromEntries((['cut', 'blackhole', 'flap', 'latency', 'bandwidth'] as const).map((k) => [k, worst(k, (x) => x.firstAckMs)])),
     worstDrainMs: Object.fromEntries((['cut', 'blackhole', 'flap', 'latency', 'bandwidth'] as const).map((k) => [k, worst(k, (x) => x.recoveredMs)])),
