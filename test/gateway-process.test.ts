@@ -35,6 +35,8 @@ describe('gateway config', () => {
     ['memory:\n  budget: lots\npipelines:' + PIPELINES, 'memory.budget'],
     ['memory:\n  budget: 8MB\n  policy: pray\npipelines:' + PIPELINES, 'memory.policy'],
     ['gateway:\n  checkpointInterval: soon\npipelines:' + PIPELINES, 'gateway.checkpointInterval'],
+    ['gateway:\n  checkpointMaxRows: -1\npipelines:' + PIPELINES, 'gateway.checkpointMaxRows'],
+    ['gateway:\n  checkpointMaxRows: many\npipelines:' + PIPELINES, 'gateway.checkpointMaxRows'],
     ['pipelines: []', 'pipelines'],
     ['gateways: {}\npipelines:' + PIPELINES, 'gateways'],
     ['pipelines:\n  - name: x\n    window: { type: tumbling }\n    aggregates: [count]', 'pipelines[0].window.size'],
@@ -50,6 +52,7 @@ describe('gateway config', () => {
     const c = parseGatewayConfig('pipelines:' + PIPELINES, join(dir, 'c.yaml'));
     assert.equal(c.durability, 'FULL');
     assert.equal(c.checkpointIntervalMs, 1000);
+    assert.equal(c.checkpointMaxRows, 20_000);
     assert.equal(c.stateDir, join(dir, '.weir'));
     assert.ok(c.profiles.some((p) => p.name === 'env-sensor'));
     assert.equal(c.memory, null);

@@ -207,6 +207,10 @@ export class DetectOperator implements Operator<Reading, AnomalyRecord, NamedSta
     return slot.s !== null ? this.row(slot.s) : (this.cold!.get(key) as SeriesRow);
   }
 
+  deltaSize(): number {
+    return this.dirty.size + this.dirtyCold.size;
+  }
+
   drainDelta(visit?: DeltaVisitor): StateDelta {
     const upserts: (readonly [string, unknown])[] = [];
     const out: DeltaVisitor = visit ?? ((k, v) => void upserts.push([k, v]));

@@ -7,6 +7,7 @@ import { parsePipeline, parsePipelineFile } from '../pipeline/parse.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
 import { isObj, obj, only, port, str } from './fields.ts';
 import { MAX_CAPACITY } from '../ingest/recent-readings.ts';
+import { DEFAULT_CHECKPOINT_MAX_ROWS } from '../runtime/gateway-runtime.ts';
 import { BUILTIN_PROFILES, validateProfiles, type DeviceProfile } from '../../devices/index.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface GatewayConfig {
   readonly stateDir: string;
   readonly durability: 'NORMAL' | 'FULL';
   readonly checkpointIntervalMs: number;
+  /** Checkpoint early once operators hold this many changed rows (0 = interval only). */
+  readonly checkpointMaxRows: number;
   readonly tickIntervalMs: number;
   readonly memory: { readonly budgetBytes: number; readonly policy: 'spill' | 'refuse-new-keys' } | null;
   readonly log: { readonly maxBytes: number | null; readonly maxAgeMs: number | null };
@@ -86,7 +89,7 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
   const rel = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
 
   const g = obj(o.gateway ?? {}, 'gateway');
-  only(g, 'gateway', ['id', 'stateDir', 'durability', 'checkpointInterval', 'tickInterval']);
+  only(g, 'gateway', ['id', 'stateDir', 'durability', 'checkpointInterval', 'checkpointMaxRows', 'tickInterval']);
   const gatewayId = g.id === undefined ? 'gateway' : str(g.id, 'gateway.id', /^[A-Za-z0-9_.-]{1,64}$/, '1-64 letters, digits, _ . -');
   const durability = g.durability ?? 'FULL';
   if (durability !== 'FULL' && durability !== 'NORMAL') throw new ConfigError('gateway.durability', `expected FULL or NORMAL, got ${JSON.stringify(durability)}`);
@@ -172,6 +175,7 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
     stateDir: rel(g.stateDir === undefined ? '.weir' : str(g.stateDir, 'gateway.stateDir')),
     durability,
     checkpointIntervalMs: g.checkpointInterval === undefined ? 1000 : parseDuration(g.checkpointInterval, 'gateway.checkpointInterval'),
+    checkpointMaxRows: g.checkpointMaxRows === undefined ? DEFAULT_CHECKPOINT_MAX_ROWS : wholeNumber(g.checkpointMaxRows, 'gateway.checkpointMaxRows'),
     tickIntervalMs: g.tickInterval === undefined ? 1000 : parseDuration(g.tickInterval, 'gateway.tickInterval'),
     memory,
     log: {
@@ -202,4 +206,9 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     throw new WeirError('E_IO', `cannot read config ${file}: ${(e as Error).message}`, { cause: e });
   }
   return parseGatewayConfig(text, file);
+}
+
+function wholeNumber(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ConfigError(field, `expected a whole number ≥ 0, got ${JSON.stringify(v)}`);
+  return v;
 }

@@ -32,6 +32,11 @@ export interface KeyedStateOperator {
    * many rows never holds them all as objects at once — the caller encodes each row and lets it go.
    */
   drainDelta(visit?: DeltaVisitor): StateDelta;
+  /**
+   * About how many rows the next drainDelta would hand out (an upper bound, O(1)). The runtime
+   * checkpoints early when this grows large, so a checkpoint's size stays bounded under key churn.
+   */
+  deltaSize(): number;
   /** Clears all state before `restoreRow` calls (a restore starts from nothing). */
   beginRestore(): void;
   restoreRow(key: string, value: unknown): void;

@@ -26,6 +26,9 @@ function fingerprint(p: CompiledPipeline): PipelineFingerprint {
   return { plan: JSON.stringify(p.plan), kinds: p.runner.operators.map((o) => o.kind) };
 }
 
+/** Default of RuntimeOptions.checkpointMaxRows (`gateway.checkpointMaxRows`). */
+export const DEFAULT_CHECKPOINT_MAX_ROWS = 20_000;
+
 export interface RuntimeOptions {
   readonly store: StateStore;
   readonly plans: readonly PipelinePlan[];
@@ -33,6 +36,13 @@ export interface RuntimeOptions {
   readonly timer?: Timer;
   /** Take a checkpoint this often (ms of the injected timer; default 1,000; 0 = only when asked). */
   readonly checkpointIntervalMs?: number;
+  /**
+   * Also checkpoint as soon as operators hold this many changed rows (default 20,000; 0 = only on
+   * the interval). Under key churn (many distinct keys per second, most of them spilled) a
+   * checkpoint's rows are encoded in memory until its one transaction writes them: this bounds
+   * that transient memory, and the transaction's length, by the number of rows, not by time.
+   */
+  readonly checkpointMaxRows?: number;
   /** Write a processing-time tick into the log this often (default 1,000; 0 = never). */
   readonly tickIntervalMs?: number;
   readonly groupCommit?: Omit<GroupCommitOptions, 'onCommitted' | 'timer' | 'clock'>;
@@ -58,6 +68,8 @@ export interface RuntimeStats {
   pendingOutbox: number;
   replayedRecords: number;
   failedCheckpoints: number;
+  /** Checkpoints started early because checkpointMaxRows changed rows were waiting. */
+  earlyCheckpoints: number;
 }
 
 /**
@@ -72,7 +84,7 @@ export interface RuntimeStats {
  * restarted writes exactly the outbox a process never killed would.
  */
 export class GatewayRuntime {
-  readonly stats: RuntimeStats = { processedOffset: 0, checkpoints: 0, lastCheckpointMs: 0, pendingOutbox: 0, replayedRecords: 0, failedCheckpoints: 0 };
+  readonly stats: RuntimeStats = { processedOffset: 0, checkpoints: 0, lastCheckpointMs: 0, pendingOutbox: 0, replayedRecords: 0, failedCheckpoints: 0, earlyCheckpoints: 0 };
   private readonly pipelines: CompiledPipeline[];
   private readonly clock: Clock;
   private readonly timer: Timer;
@@ -92,6 +104,10 @@ export class GatewayRuntime {
   private carry: { upserts: StateRow[]; prefixes: StateKey[] } | null = null;
   /** Whole namespaces to delete at the next checkpoint (state of pipelines whose plan changed). */
   private dropNamespaces: StateKey[] = [];
+  private readonly keyed: KeyedStateOperator[];
+  private readonly maxDeltaRows: number;
+  /** An early (row-count) checkpoint is queued or running: do not queue another. */
+  private earlyCheckpoint = false;
 
   private constructor(private readonly opts: RuntimeOptions) {
     this.pipelines = opts.plans.map((p) => compilePipeline(p, opts.seriesContext ? { seriesContext: opts.seriesContext } : {}));
@@ -109,6 +125,8 @@ export class GatewayRuntime {
         } else fixed.push(op);
       });
     }
+    this.keyed = keyed;
+    this.maxDeltaRows = opts.checkpointMaxRows ?? DEFAULT_CHECKPOINT_MAX_ROWS;
     if (opts.memory !== undefined && (opts.memory.policy ?? 'spill') === 'spill' && opts.coldStore === undefined) {
       throw new WeirError('E_CONFIG', 'memory policy "spill" needs a cold store');
     }
@@ -218,6 +236,22 @@ export class GatewayRuntime {
     this.stats.pendingOutbox = this.pending.length;
     this.governor?.enforce();
     this.probe('segment-processed', lastOffset);
+    if (this.maxDeltaRows > 0 && !this.earlyCheckpoint && !this.closed && this.deltaRows() >= this.maxDeltaRows) {
+      // Checkpoint timing never changes results (recovery replays from whichever offset committed last).
+      this.earlyCheckpoint = true;
+      this.stats.earlyCheckpoints++;
+      this.checkpoint()
+        .catch((e: unknown) => this.logger.log('error', 'checkpoint error', { error: (e as Error).message }))
+        .finally(() => {
+          this.earlyCheckpoint = false;
+        });
+    }
+  }
+
+  private deltaRows(): number {
+    let n = this.pending.length;
+    for (const op of this.keyed) n += op.deltaSize();
+    return n;
   }
 
   /** Appends a record to the durable log; resolves with its offset once durable (then ack the device). */

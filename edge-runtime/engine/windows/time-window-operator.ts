@@ -484,6 +484,11 @@ export class TimeWindowOperator implements Operator<Reading, WindowResult, Named
     };
   }
 
+  deltaSize(): number {
+    // dirtyRows may list a row twice (dirtied, drained by eviction, dirtied again): an upper bound.
+    return this.dirtyRows.length + this.dirtyCold.size;
+  }
+
   drainDelta(visit?: DeltaVisitor): StateDelta {
     const upserts: (readonly [string, unknown])[] = [];
     const out: DeltaVisitor = visit ?? ((k, v) => void upserts.push([k, v]));
