@@ -4,8 +4,11 @@
  * count/sum/mean/max) under a 32 MB operator-state budget, spilling cold keys
  * to a SQLite scratch file. Input is generated batch by batch and outputs are
  * streamed to a counter, so what the RSS shows is the engine's own footprint.
- * Prints one line `BENCH {json}`: spillPeakRssMb (VmHWM), state and spill figures.
- *   node --expose-gc --import tsx edge-runtime/bench/spill-bench.ts [--keys N] [--budgetMb M]
+ * Checkpoints drain the changed rows as the runtime does (every ~100,000
+ * readings, or early at checkpointMaxRows changed rows; 0 = never early).
+ * Prints one line `BENCH {json}`: spillPeakRssMb (VmHWM), state and spill
+ * figures, and where memory was at the highest sampled RSS (V8 heap, buffers).
+ *   node --expose-gc --import tsx edge-runtime/bench/spill-bench.ts [--keys N] [--budgetMb M] [--checkpointMaxRows R]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +17,7 @@ import { compilePipeline } from '../pipeline/compile.ts';
 import { SPILL_PLAN, spillBatches } from './spill-scenario.ts';
 import type { KeyedStateOperator } from '../engine/keyed-state.ts';
 import { MemoryGovernor } from '../runtime/memory-governor.ts';
+import { DEFAULT_CHECKPOINT_MAX_ROWS } from '../runtime/gateway-runtime.ts';
 import { SqliteColdStores } from '../state/cold-store.ts';
 import { arg, benchLine, round } from './bench-util.ts';
 import { Encoder } from 'cbor-x';
@@ -21,9 +25,10 @@ import { Encoder } from 'cbor-x';
 const cbor = new Encoder({ useRecords: false });
 const KEYS = arg('keys', 1_000_000);
 const BUDGET = arg('budgetMb', 32) * 1024 * 1024;
+const MAX_ROWS = arg('checkpointMaxRows', DEFAULT_CHECKPOINT_MAX_ROWS);
 
-function vm(field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+function vm(field: 'VmHWM' | 'VmRSS' | 'RssAnon' | 'RssFile', status = readFileSync('/proc/self/status', 'utf8')): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -42,15 +47,35 @@ try {
   });
   const t = performance.now();
   let n = 0;
+  let checkpoints = 0;
+  let largest = 0;
+  // Where the memory is when RSS peaks (sampled after each batch and each checkpoint): V8 heap, off-heap buffers, the rest (native: SQLite, code).
+  let atPeak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+  let anonAtPeak = 0;
+  let fileAtPeak = 0;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    if (m.rss <= atPeak.rss) return;
+    atPeak = m;
+    // Anonymous (private: heap, buffers, SQLite cache) vs file-backed (the node binary's pages, shared and reclaimable).
+    const status = readFileSync('/proc/self/status', 'utf8');
+    anonAtPeak = vm('RssAnon', status);
+    fileAtPeak = vm('RssFile', status);
+  };
   for (const b of spillBatches(KEYS)) {
     c.runner.push(b);
     governor.enforce();
-    // A checkpoint every ~100,000 readings takes the changed rows (a second of ingest at 100k/s).
-    if (++n % 25 === 0) {
-      // As GatewayRuntime.doCheckpoint does: each changed row CBOR-encoded as the operator hands it out.
+    sample();
+    // A checkpoint every ~100,000 readings (a second of ingest at 100k/s), or earlier once the
+    // operator holds checkpointMaxRows changed rows, as GatewayRuntime does.
+    if (++n % 25 === 0 || (MAX_ROWS > 0 && op.deltaSize() >= MAX_ROWS)) {
+      // As doCheckpoint does: each changed row CBOR-encoded as the operator hands it out, all held until the commit.
       const rows: { ns: string; key: string; value: Uint8Array }[] = [];
       op.drainDelta((key, v) => void rows.push({ ns: 'spill/1', key, value: cbor.encode(v) }));
       deltaRows += rows.length;
+      checkpoints++;
+      largest = Math.max(largest, rows.length);
+      sample();
     }
   }
   c.runner.end();
@@ -68,6 +93,15 @@ try {
     spillResults: outputs,
     spillEventsPerSec: round((2 * KEYS) / sec),
     spillCheckpointRows: deltaRows,
+    spillCheckpointMaxRows: MAX_ROWS,
+    spillCheckpoints: checkpoints,
+    spillLargestCheckpointRows: largest,
+    spillAtPeakRssAnonMb: round(anonAtPeak, 1),
+    spillAtPeakRssFileMb: round(fileAtPeak, 1),
+    spillAtPeakHeapUsedMb: round(atPeak.heapUsed / 1048576, 1),
+    spillAtPeakHeapTotalMb: round(atPeak.heapTotal / 1048576, 1),
+    spillAtPeakExternalMb: round(atPeak.external / 1048576, 1),
+    spillAtPeakArrayBuffersMb: round(atPeak.arrayBuffers / 1048576, 1),
   });
 } finally {
   cold.close();
