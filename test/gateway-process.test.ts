@@ -162,6 +162,7 @@ describe('gateway /metrics and /healthz', () => {
       assert.equal(value('weir_quarantined_total{reason="E_OUT_OF_RANGE"}'), 1);
       assert.equal(value('weir_quarantine_rows'), 5);
       assert.ok(value('weir_checkpoints_total') >= 1);
+      assert.equal(value('weir_checkpoints_early_total'), 0, 'a handful of readings never fills checkpointMaxRows');
       assert.ok(value('weir_log_processed_offset') >= 9, '9 readings (and perhaps ticks) processed');
       assert.match(text, /^# TYPE weir_outbox_rows gauge$/m);
       const h = await fetch(`http://127.0.0.1:${port}/healthz`);

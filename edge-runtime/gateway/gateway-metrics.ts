@@ -35,6 +35,7 @@ export async function gatewayMetrics(g: Gateway): Promise<MetricFamily[]> {
     counter('weir_state_refused_readings_total', 'Readings refused because their key was new while over the memory budget.', gov?.refusedReadings ?? 0),
     counter('weir_checkpoints_total', 'Checkpoints committed.', rt.stats.checkpoints),
     counter('weir_checkpoint_failures_total', 'Checkpoints that failed to commit (retried with the next).', rt.stats.failedCheckpoints),
+    counter('weir_checkpoints_early_total', 'Checkpoints started before the interval because gateway.checkpointMaxRows changed rows were waiting.', rt.stats.earlyCheckpoints),
     gauge('weir_checkpoint_duration_seconds', 'Duration of the last checkpoint.', rt.stats.lastCheckpointMs / 1000),
     gauge('weir_log_bytes', 'Bytes of the ingest log on disk.', log.bytes),
     gauge('weir_log_records', 'Records in the ingest log.', log.records),
