@@ -260,6 +260,12 @@ export class GatewayRuntime {
     return this.log.append(record);
   }
 
+  /** Appends records to one segment (durable together, consecutive offsets); resolves with the first one's offset once durable. */
+  appendBatch(records: readonly SourceRecord[]): Promise<number> {
+    this.check();
+    return this.log.appendBatch(records);
+  }
+
   get writable(): boolean {
     return this.log.writable;
   }

@@ -120,6 +120,27 @@ describe('GroupCommitLog', () => {
     assert.deepEqual(log.stats, { batches: 1, records: 2, failedBatches: 1, failedRecords: 2, backpressureRefusals: 0 });
   });
 
+  test('appendBatch: its records go to one segment, after what is waiting, and resolve together with the first offset', async () => {
+    const store = new HeldStore();
+    const timer = new ManualTimer();
+    const log = new GroupCommitLog(store, { maxBatchRecords: 3, maxPendingRecords: 6, timer });
+    const single = log.append(recs(1)[0]!);
+    const batch = log.appendBatch(recs(4, 2));
+    assert.equal(store.calls.length, 1, 'flushed as one segment once past maxBatchRecords');
+    assert.equal(store.calls[0]!.records.length, 5, 'the batch is not split at maxBatchRecords');
+    assert.equal(timer.armed, 0);
+    const failing = log.appendBatch(recs(1, 3)).then(() => 'committed', (e: unknown) => (e as StateError).code);
+    assert.equal(log.writable, false, '6 pending');
+    assert.throws(() => log.appendBatch(recs(1, 4)), (e: unknown) => e instanceof StateError && e.code === 'E_LOG_BACKPRESSURE');
+    assert.throws(() => log.appendBatch([]), (e: unknown) => e instanceof StateError && e.code === 'E_STATE_ARGUMENT');
+    await store.completeNext();
+    assert.deepEqual([await single, await batch], [1, 2]);
+    timer.advance(5);
+    await store.completeNext(new StateError('E_DISK_FULL', 'full'));
+    assert.equal(await failing, 'E_DISK_FULL');
+    assert.equal(log.pending, 0);
+  });
+
   test('onCommitted hands each committed batch on in offset order; flush() waits for everything', async () => {
     const store = new HeldStore();
     const seen: [number, number][] = [];

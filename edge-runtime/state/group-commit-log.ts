@@ -30,23 +30,34 @@ export interface GroupCommitOptions {
   readonly onCommitted?: (records: readonly SourceRecord[], firstOffset: number) => void;
 }
 
+/** An append waiting for its segment to commit: one record's (append) or a run of them (appendBatch). */
+interface Waiter {
+  /** Position of the (first) record in the segment: its offset is the segment's first offset + at. */
+  readonly at: number;
+  readonly resolve: (offset: number) => void;
+  readonly reject: (e: unknown) => void;
+}
+
 interface Batch {
   readonly records: SourceRecord[];
-  readonly resolvers: ((offset: number) => void)[];
-  readonly rejecters: ((e: unknown) => void)[];
+  readonly waiters: Waiter[];
 }
 
 /**
  * Group commit for the ingest log: `append(record)` resolves with the
  * record's offset only after the segment holding it committed (so a
  * protocol ack sent then is for a durable reading, DESIGN invariant 1).
+ * `appendBatch(records)` does the same for a run of records with one promise
+ * (the ingest hot path: one per socket read, not one per reading), and puts
+ * them all in one segment, so they commit or fail together.
  * A batch is flushed when it holds maxBatchRecords or maxDelayMs after its
  * first record, whichever comes first.
  *
- * Bounded: at most maxPendingRecords are accepted and not yet committed.
- * At that point `writable` is false and append() throws E_LOG_BACKPRESSURE
- * instead of queueing; the caller pauses its sources and awaits drained(),
- * which resolves once pending records fall to half the bound.
+ * Bounded: at most maxPendingRecords are accepted and not yet committed
+ * (plus the rest of the appendBatch that reached the bound: a caller bounds
+ * its batches). At that point `writable` is false and appends throw
+ * E_LOG_BACKPRESSURE instead of queueing; the caller pauses its sources and
+ * awaits drained(), which resolves once pending records fall to half the bound.
  *
  * A failed batch (e.g. E_DISK_FULL) rejects the appends of that batch only;
  * later batches are tried normally, so ingest resumes when space returns.
@@ -94,21 +105,46 @@ export class GroupCommitLog {
 
   /** Resolves with the record's log offset once its segment committed. Throws E_LOG_BACKPRESSURE when not writable. */
   append(record: SourceRecord): Promise<number> {
+    this.admit();
+    const b = this.current;
+    const at = b.records.length;
+    const p = new Promise<number>((resolve, reject) => b.waiters.push({ at, resolve, reject }));
+    b.records.push(record);
+    this.pendingRecords++;
+    this.added(b, at);
+    return p;
+  }
+
+  /**
+   * Appends `records` (at least one) to one segment, in order, at consecutive offsets; resolves with
+   * the first one's offset once that segment committed, or rejects if it failed (then none of them is
+   * durable). Throws E_LOG_BACKPRESSURE when not writable.
+   */
+  appendBatch(records: readonly SourceRecord[]): Promise<number> {
+    if (records.length === 0) throw new StateError('E_STATE_ARGUMENT', 'appendBatch needs at least one record');
+    this.admit();
+    const b = this.current;
+    const at = b.records.length;
+    const p = new Promise<number>((resolve, reject) => b.waiters.push({ at, resolve, reject }));
+    for (let i = 0; i < records.length; i++) b.records.push(records[i]!);
+    this.pendingRecords += records.length;
+    this.added(b, at);
+    return p;
+  }
+
+  /** Throws unless an append may be accepted now. */
+  private admit(): void {
     if (this.closed) throw new StateError('E_STATE_CLOSED', 'group commit log is closed');
     if (this.pendingRecords >= this.maxPending) {
       this.stats.backpressureRefusals++;
       throw new StateError('E_LOG_BACKPRESSURE', `${this.pendingRecords} records pending: await drained() before appending`);
     }
-    const b = this.current;
-    const p = new Promise<number>((resolve, reject) => {
-      b.resolvers.push(resolve);
-      b.rejecters.push(reject);
-    });
-    b.records.push(record);
-    this.pendingRecords++;
+  }
+
+  /** After records were added to `b` from position `at`: flush it when full, or arm its timer when they are its first. */
+  private added(b: Batch, at: number): void {
     if (b.records.length >= this.maxBatch) this.seal();
-    else if (b.records.length === 1) this.timerHandle = this.timer.set(() => this.onTimer(), this.maxDelay);
-    return p;
+    else if (at === 0) this.timerHandle = this.timer.set(() => this.onTimer(), this.maxDelay);
   }
 
   /** Resolves when pending records are at or below half of maxPendingRecords. */
@@ -172,11 +208,11 @@ export class GroupCommitLog {
           throw e;
         });
       }
-      for (let i = 0; i < n; i++) batch.resolvers[i]!(r.firstOffset + i);
+      for (const w of batch.waiters) w.resolve(r.firstOffset + w.at);
     } else {
       this.stats.failedBatches++;
       this.stats.failedRecords += n;
-      for (const reject of batch.rejecters) reject(error);
+      for (const w of batch.waiters) w.reject(error);
     }
     this.pump();
     if (this.pendingRecords <= this.maxPending / 2 && this.drainWaiters.length > 0) {
@@ -193,5 +229,5 @@ export class GroupCommitLog {
 }
 
 function newBatch(): Batch {
-  return { records: [], resolvers: [], rejecters: [] };
+  return { records: [], waiters: [] };
 }
