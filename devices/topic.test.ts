@@ -28,3 +28,25 @@ test('template problems are named', () => {
   ];
   for (const [template, want] of cases) assert.equal(checkTopicTemplate(template), want, template);
 });
+
+test('matching agrees with level-by-level matching, for every kind of template and topic', () => {
+  const byLevels = (template: string, topic: string): string | null => {
+    const t = template.split('/');
+    const got = topic.split('/');
+    if (t.length !== got.length) return null;
+    let id: string | null = null;
+    for (let i = 0; i < t.length; i++) {
+      if (t[i] === '{deviceId}') {
+        if (got[i] === '') return null;
+        id = got[i]!;
+      } else if (t[i] !== got[i]) return null;
+    }
+    return id;
+  };
+  const templates = ['weir/{deviceId}/telemetry', '{deviceId}', '{deviceId}/t', 'a/{deviceId}', 'a/{deviceId}/{deviceId}', 'a/x{deviceId}', 'a/b', 'a//{deviceId}'];
+  const topics = ['weir/env-1/telemetry', 'weir//telemetry', 'weir/a/b/telemetry', 'weir/telemetry', 'env-1', '', '/', 'env-1/t', '/t', 'a/b', 'a/', 'a/b/c',
+    'a/xb', 'a/x{deviceId}', 'a//b', 'a//', 'weir/env-1/telemetry/', 'weir/env-1/telemetryx', 'xweir/env-1/telemetry'];
+  for (const template of templates) {
+    for (const topic of topics) assert.equal(matchTopic(template, topic), byLevels(template, topic), `${template} ~ ${topic}`);
+  }
+});

@@ -29,8 +29,46 @@ export function topicFilter(template: string): string {
   return template.replace(PLACEHOLDER, '+');
 }
 
+/**
+ * A template whose {deviceId} fills exactly one whole level, as the text before and after that
+ * level: then a topic matches when it has both around a non-empty id without '/' (the same levels).
+ * Per template, once: matching runs for every frame and must not split strings (the GC cost).
+ */
+interface CompiledTemplate {
+  readonly prefix: string;
+  readonly suffix: string;
+}
+
+const compiled = new Map<string, CompiledTemplate | null>();
+
+function compile(template: string): CompiledTemplate | null {
+  const at = template.indexOf(PLACEHOLDER);
+  const end = at + PLACEHOLDER.length;
+  if (at < 0 || template.indexOf(PLACEHOLDER, end) >= 0) return null;
+  if ((at > 0 && template[at - 1] !== '/') || (end < template.length && template[end] !== '/')) return null;
+  return { prefix: template.slice(0, at), suffix: template.slice(end) };
+}
+
 /** The device id in `topic` if it matches `template`, else null. */
 export function matchTopic(template: string, topic: string): string | null {
+  let c = compiled.get(template);
+  if (c === undefined) {
+    c = compile(template);
+    // Templates come from device profiles (a handful); a caller passing arbitrary ones must not grow this without bound.
+    if (compiled.size < 1024) compiled.set(template, c);
+  }
+  if (c !== null) {
+    const { prefix, suffix } = c;
+    const idEnd = topic.length - suffix.length;
+    if (idEnd <= prefix.length || !topic.startsWith(prefix) || !topic.endsWith(suffix)) return null;
+    const slash = topic.indexOf('/', prefix.length);
+    return slash >= 0 && slash < idEnd ? null : topic.slice(prefix.length, idEnd);
+  }
+  return matchLevels(template, topic);
+}
+
+/** Level by level: templates without exactly one whole-level {deviceId} (the last such level names the device). */
+function matchLevels(template: string, topic: string): string | null {
   const t = template.split('/');
   const got = topic.split('/');
   if (t.length !== got.length) return null;

@@ -69,8 +69,42 @@ function finiteNumber(v: unknown, path: string): number {
   return v;
 }
 
+/**
+ * The common case without intermediate objects (the per-reading garbage is the ingest path's main
+ * cost): one plain-object sample whose sender is known, with a valid event time (or none asked for)
+ * and only finite numbers besides. Anything else returns null, and fromFlat's full path decodes it —
+ * and names the exact problem.
+ */
+function fromPlainSample(sample: Record<string, unknown>, ctx: DecodeContext): DecodedReading[] | null {
+  const deviceId = ctx.deviceId;
+  const timeField = ctx.timeField;
+  if (deviceId === undefined) return null;
+  let eventTime: number | undefined;
+  if (timeField !== undefined) {
+    const t = sample[timeField];
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || !Object.hasOwn(sample, timeField)) return null;
+    eventTime = t;
+  }
+  const out: DecodedReading[] = [];
+  for (const k of Object.keys(sample)) {
+    if (k === timeField) continue;
+    const value = sample[k];
+    if (k === DEVICE_FIELD || typeof value !== 'number' || !Number.isFinite(value)) return null;
+    out.push(eventTime === undefined ? { deviceId, metric: k, value } : { deviceId, metric: k, value, eventTime });
+  }
+  return out.length === 0 ? null : out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
 /** Decodes the parsed payload (object/Map or array of them) into readings. */
 export function fromFlat(parsed: unknown, ctx: DecodeContext): DecodedReading[] {
+  if (isPlainObject(parsed)) {
+    const fast = fromPlainSample(parsed, ctx);
+    if (fast !== null) return fast;
+  }
   const samples = Array.isArray(parsed) ? parsed : [parsed];
   if (samples.length === 0) throw new DecodeError('E_DECODE_FIELD', '', 'empty array: no samples');
   if (samples.length > MAX_SAMPLES) throw new DecodeError('E_DECODE_FIELD', '', `more than ${MAX_SAMPLES} samples`);
