@@ -18,19 +18,23 @@ const env = builtinProfile('env-sensor') as DeviceProfile;
 /** A log whose appends wait until the test commits (or fails) them, like a group commit. */
 class HeldLog implements DurableLog {
   readonly committed: SourceRecord[] = [];
-  private held: { record: SourceRecord; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
+  private held: { records: readonly SourceRecord[]; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
   readonly writable = true;
-  append(record: SourceRecord): Promise<number> {
-    return new Promise((resolve, reject) => this.held.push({ record, resolve, reject }));
+  appendBatch(records: readonly SourceRecord[]): Promise<number> {
+    return new Promise((resolve, reject) => this.held.push({ records: [...records], resolve, reject }));
   }
   drained(): Promise<void> {
     return Promise.resolve();
   }
+  /** Records appended and not yet committed. */
   get waiting(): number {
-    return this.held.length;
+    return this.held.reduce((n, h) => n + h.records.length, 0);
   }
   commit(): void {
-    for (const h of this.held.splice(0)) h.resolve(this.committed.push(h.record));
+    for (const h of this.held.splice(0)) {
+      h.resolve(this.committed.length + 1);
+      this.committed.push(...h.records);
+    }
   }
   fail(e: Error): void {
     for (const h of this.held.splice(0)) h.reject(e);

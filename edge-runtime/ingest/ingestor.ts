@@ -42,10 +42,20 @@ export type IngestOutcome =
 
 /** What the ingestor needs from the runtime: the durable log with backpressure. */
 export interface DurableLog {
-  append(record: SourceRecord): Promise<number>;
+  /**
+   * Appends the records (at least one) together, at consecutive offsets, durable together; resolves
+   * with the first one's offset once durable. Throws E_LOG_BACKPRESSURE while the log is full.
+   */
+  appendBatch(records: readonly SourceRecord[]): Promise<number>;
   readonly writable: boolean;
   drained(): Promise<void>;
 }
+
+/**
+ * Called once for each frame of a batch (its position in the batch) when it settled: with its outcome
+ * once its readings or its quarantine record are durable, or with the error that kept them from it.
+ */
+export type FrameSettled = (index: number, outcome: IngestOutcome | null, error: unknown) => void;
 
 /** What it needs from storage: the quarantine table. */
 export interface QuarantineSink {
@@ -94,10 +104,10 @@ export interface IngestCounters {
 const DEFAULT_MAX = 64 * 1024;
 
 /**
- * Whether the new readings of one frame are durable yet, for redeliveries of them (in other frames)
+ * Whether the new readings of one batch are durable yet, for redeliveries of them (in later batches)
  * to wait on. A promise is made only when a redelivery actually waits.
  */
-class FrameDurability {
+class Durability {
   state: 'pending' | 'durable' | 'failed' = 'pending';
   private error: unknown = null;
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
@@ -119,17 +129,49 @@ class FrameDurability {
   }
 }
 
+/** Why a frame goes to quarantine (see decodeInto). */
+interface Bad {
+  readonly reason: QuarantineReason;
+  readonly detail: string;
+  readonly deviceId: string | null;
+}
+
+/** The frames of one submitBatch on their way to the log: one append, one promise, for all of them. */
+class PendingBatch {
+  /** The frames' new readings, in frame order: one segment. */
+  readonly records: SourceRecord[] = [];
+  /** Per frame: readings it writes to the log, or −1 when quarantined (settled by its quarantine write). */
+  readonly written: number[] = [];
+  /** Per frame: position just after its last record in `records`. */
+  readonly ends: number[] = [];
+  /** Per frame, with de-duplication: readings that were duplicates … */
+  dups: number[] | null = null;
+  /** … and the durabilities of their originals, where another batch's append is still under way. */
+  originals: (Durability[] | null)[] | null = null;
+  /** With de-duplication: this batch's durability, and the tickets it admitted (first … first + admitted − 1). */
+  own: Durability | null = null;
+  first = -1;
+  admitted = 0;
+
+  constructor(readonly frames: readonly RawFrame[], readonly settled: FrameSettled) {}
+}
+
 /**
  * The shared ingest path of every transport (DESIGN "The data path"):
  * decode with the device's profile, validate, then make it durable — the
  * readings in the ingest log, or the frame in quarantine with a stable reason
- * code — and only then resolve, so the transport acknowledges (PUBACK, CoAP
+ * code — and only then settle, so the transport acknowledges (PUBACK, CoAP
  * ACK) nothing that is not on disk. A bad frame never throws out of here and
  * never stalls other devices' frames.
  *
+ * Frames come in batches (the frames of one socket read, see ingest-flow.ts):
+ * one log append and one promise per batch, whatever the number of readings,
+ * since per-reading promises and closures were most of the cost per reading.
+ * Batches reach the log in the order they were submitted.
+ *
  * Backpressure: `writable` is false while the log holds its maximum of
  * uncommitted records; transports then stop reading sockets and withhold
- * acks until `drained()` resolves.
+ * acks until `drained()` resolves. A batch submitted meanwhile waits here, in order.
  */
 export class Ingestor {
   readonly counters: IngestCounters = {
@@ -142,16 +184,20 @@ export class Ingestor {
   private badTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly recent: RecentReadings | null;
   /**
-   * By ring position of the table (ticket mod capacity): the durability of the frame that admitted the
+   * By ring position of the table (ticket mod capacity): the durability of the batch that admitted the
    * live entry there, while its append is under way (then cleared). An array, not a Map: O(1) without hashing.
    */
-  private readonly pendingAt: (FrameDurability | undefined)[];
+  private readonly pendingAt: (Durability | undefined)[];
+  /** Batches the full log refused, waiting for drained() in submission order (from backlogHead on). */
+  private backlog: PendingBatch[] = [];
+  private backlogHead = 0;
+  private drainWait = false;
 
   constructor(private readonly opts: IngestorOptions) {
     this.clock = opts.clock ?? systemClock;
     this.maxBytes = opts.maxPayloadBytes ?? DEFAULT_MAX;
     this.recent = opts.recent ?? null;
-    this.pendingAt = new Array<FrameDurability | undefined>(this.recent?.capacity ?? 0);
+    this.pendingAt = new Array<Durability | undefined>(this.recent?.capacity ?? 0);
   }
 
   /** Processing time for a frame that just arrived: read once, here. */
@@ -160,7 +206,7 @@ export class Ingestor {
   }
 
   get writable(): boolean {
-    return this.opts.log.writable;
+    return this.backlogHead === this.backlog.length && this.opts.log.writable;
   }
 
   drained(): Promise<void> {
@@ -168,168 +214,237 @@ export class Ingestor {
   }
 
   /**
-   * Resolves once the frame's readings (or its quarantine record) are durable. Never rejects for bad input.
-   * With de-duplication, a duplicate reading is not written again; its frame resolves once the original
-   * is durable, and rejects if the original's append failed (then neither is acknowledged, and the
+   * Resolves once the frame's readings (or its quarantine record) are durable. Never rejects for bad
+   * input; rejects when they could not be made durable. A batch of one (see submitBatch).
+   */
+  submit(frame: RawFrame): Promise<IngestOutcome> {
+    return new Promise((resolve, reject) => {
+      this.submitBatch([frame], (_, outcome, error) => (outcome === null ? reject(error) : resolve(outcome)));
+    });
+  }
+
+  /**
+   * Decodes the frames, quarantines the bad ones and appends the readings of the others to the log
+   * together; `settled` runs once per frame (see FrameSettled), possibly before this returns.
+   *
+   * With de-duplication, a duplicate reading is not written again; its frame settles once the original
+   * is durable, with the original's error if its append failed (then neither is acknowledged, and the
    * identity is forgotten so that the next redelivery is taken afresh).
    */
-  async submit(frame: RawFrame): Promise<IngestOutcome> {
-    this.counters.frames++;
-    const verdict = this.decode(frame);
-    if (verdict.kind === 'bad') {
-      await this.toQuarantine(frame, verdict.reason, verdict.detail, verdict.deviceId);
-      return { kind: 'quarantined', reason: verdict.reason, detail: verdict.detail };
-    }
-    this.counters.bytes += frame.payload.byteLength;
-    const t = this.counters.byTransport[frame.transport];
+  submitBatch(frames: readonly RawFrame[], settled: FrameSettled): void {
+    const b = new PendingBatch(frames, settled);
+    const { records, written, ends } = b;
     const recent = this.recent;
-    const readings = verdict.readings;
-    if (recent === null) {
-      const last = await this.append(readings);
-      this.counters.readings += readings.length;
-      t.frames++;
-      t.readings += readings.length;
-      return { kind: 'accepted', readings: readings.length, lastOffset: last };
+    if (recent !== null) {
+      b.dups = [];
+      b.originals = [];
     }
-    // De-duplication. New identities are remembered before their append, so that a redelivery racing it waits
-    // on it. Their tickets are consecutive (admitted in this synchronous loop): first … first + admitted − 1.
+    const c = this.counters;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      c.frames++;
+      const start = records.length;
+      const bad = this.decodeInto(frame, records);
+      if (bad !== null) {
+        written.push(-1);
+        ends.push(start);
+        b.dups?.push(0);
+        b.originals?.push(null);
+        this.toQuarantine(frame, bad).then(
+          () => settled(i, { kind: 'quarantined', reason: bad.reason, detail: bad.detail }, null),
+          (e: unknown) => settled(i, null, e),
+        );
+        continue;
+      }
+      c.bytes += frame.payload.byteLength;
+      if (recent !== null) this.dedup(b, start);
+      written.push(records.length - start);
+      ends.push(records.length);
+    }
+    if (records.length === 0) this.durable(b, -1);
+    else if (this.backlogHead === this.backlog.length && this.tryAppend(b)) return;
+    else {
+      this.backlog.push(b);
+      this.awaitDrain();
+    }
+  }
+
+  /**
+   * De-duplicates the readings of one frame, records[start…], in place: new identities are remembered
+   * before their append, so that a redelivery racing it waits on it; duplicates are dropped. The
+   * tickets of one batch are consecutive (admitted in this synchronous pass).
+   */
+  private dedup(b: PendingBatch, start: number): void {
+    const recent = this.recent!;
+    const records = b.records;
     const cap = recent.capacity;
-    let fresh: Reading[] | null = null; // null while every reading so far is fresh
-    let own: FrameDurability | null = null;
-    let first = -1;
-    let admitted = 0;
-    let originals: FrameDurability[] | null = null;
-    for (let i = 0; i < readings.length; i++) {
-      const r = readings[i]!;
+    let keep = start;
+    let originals: Durability[] | null = null;
+    for (let j = start; j < records.length; j++) {
+      const rec = records[j]!;
+      const r = (rec as { readonly reading: Reading }).reading;
       if (!hasOwnIdentity(r)) {
-        fresh?.push(r);
+        records[keep++] = rec;
         continue;
       }
       const k = recent.admit(r.deviceId, r.metric, r.eventTime);
       if (k >= 0) {
-        if (own === null) {
-          own = new FrameDurability();
-          first = k;
+        if (b.own === null) {
+          b.own = new Durability();
+          b.first = k;
         }
-        this.pendingAt[k % cap] = own;
-        admitted++;
-        fresh?.push(r);
+        this.pendingAt[k % cap] = b.own;
+        b.admitted++;
+        records[keep++] = rec;
         continue;
       }
-      // A duplicate: already durable, or its original's append (this frame's or another's) is under way.
-      fresh ??= readings.slice(0, i);
+      // A duplicate: already durable, or its original's append (this batch's or an earlier one's) is under way.
       const o = this.pendingAt[(-1 - k) % cap];
-      if (o !== undefined && o.state !== 'durable') (originals ??= []).push(o);
+      if (o !== undefined && o !== b.own && o.state !== 'durable') (originals ??= []).push(o);
     }
-    const toLog = fresh ?? readings;
-    let last = -1;
-    try {
-      if (toLog.length > 0) last = await this.append(toLog);
-    } catch (e) {
-      // Not durable (or not known to be): forget the identities, so that the device's next redelivery is taken.
-      for (let k = first; k < first + admitted; k++) {
-        recent.remove(k);
-        if (this.pendingAt[k % cap] === own) this.pendingAt[k % cap] = undefined;
-      }
-      own?.settle(e, true);
-      throw e;
-    }
-    for (let k = first; k < first + admitted; k++) if (this.pendingAt[k % cap] === own) this.pendingAt[k % cap] = undefined;
-    own?.settle();
-    // First value wins: a duplicate is acknowledged only once its original is durable (rejects if that failed).
-    if (originals !== null) for (const o of originals) await o.wait();
-    const dups = readings.length - toLog.length;
-    this.counters.readings += toLog.length;
-    this.counters.duplicates += dups;
-    t.duplicates += dups;
-    if (toLog.length > 0) t.frames++;
-    t.readings += toLog.length;
-    return { kind: 'accepted', readings: toLog.length, lastOffset: last };
-  }
-
-  /** Appends the readings (waiting while the log is full) and resolves with the last one's offset once all are durable. */
-  private async append(readings: readonly Reading[]): Promise<number> {
-    let last = -1;
-    const acks: Promise<number>[] = [];
-    for (const r of readings) {
-      const record: SourceRecord = { type: 'reading', reading: r };
-      let ack: Promise<number> | null = null;
-      while (ack === null) {
-        if (!this.opts.log.writable) await this.opts.log.drained();
-        ack = this.tryAppend(record);
-      }
-      // Awaited below, but a frame's readings fail together (one batch): without a handler on each,
-      // the second rejection is unhandled and ends the process.
-      ack.catch(() => {});
-      acks.push(ack);
-    }
-    for (const a of acks) last = await a;
-    return last;
+    b.dups!.push(records.length - keep);
+    b.originals!.push(originals);
+    records.length = keep;
   }
 
   /**
-   * The append, or null when the log refused it as full (E_LOG_BACKPRESSURE): every submit waiting on
-   * drained() wakes at once and the first of them can fill the log again, so the caller waits again
-   * rather than losing the frame. Any other refusal (a closed runtime) is thrown.
+   * Appends the batch, or returns false when the full log refused it (E_LOG_BACKPRESSURE): it then waits
+   * for drained(). Any other refusal (a closed runtime) fails the batch at once.
    */
-  private tryAppend(record: SourceRecord): Promise<number> | null {
+  private tryAppend(b: PendingBatch): boolean {
+    let p: Promise<number>;
     try {
-      return this.opts.log.append(record);
+      p = this.opts.log.appendBatch(b.records);
     } catch (e) {
-      if ((e as { code?: unknown }).code === 'E_LOG_BACKPRESSURE') return null;
-      throw e;
+      if ((e as { code?: unknown }).code === 'E_LOG_BACKPRESSURE') return false;
+      this.failed(b, e);
+      return true;
+    }
+    p.then((first) => this.durable(b, first), (e: unknown) => this.failed(b, e));
+    return true;
+  }
+
+  /** One waiter on the log's drained() for the whole backlog; hands it on in order while the log takes it. */
+  private awaitDrain(): void {
+    if (this.drainWait) return;
+    this.drainWait = true;
+    const pump = (): void => {
+      this.drainWait = false;
+      while (this.backlogHead < this.backlog.length) {
+        if (!this.tryAppend(this.backlog[this.backlogHead]!)) return this.awaitDrain();
+        this.backlog[this.backlogHead++] = undefined as unknown as PendingBatch;
+      }
+      this.backlog = [];
+      this.backlogHead = 0;
+    };
+    this.opts.log.drained().then(pump, pump);
+  }
+
+  /** The batch's readings are durable from offset `first` on: settle its frames (duplicates once their originals are). */
+  private durable(b: PendingBatch, first: number): void {
+    if (b.own !== null) {
+      this.release(b);
+      b.own.settle();
+    }
+    const c = this.counters;
+    const { frames, written, ends, dups, originals, settled } = b;
+    for (let i = 0; i < frames.length; i++) {
+      const n = written[i]!;
+      if (n < 0) continue;
+      const t = c.byTransport[frames[i]!.transport];
+      c.readings += n;
+      t.readings += n;
+      if (n > 0) t.frames++;
+      const outcome: IngestOutcome = { kind: 'accepted', readings: n, lastOffset: n > 0 ? first + ends[i]! - 1 : -1 };
+      const d = dups === null ? 0 : dups[i]!;
+      const waitFor = originals === null ? null : originals[i]!;
+      if (waitFor === null) {
+        this.countDuplicates(t, d);
+        settled(i, outcome, null);
+      } else {
+        // First value wins: a duplicate is acknowledged only once its original is durable (fails if that failed).
+        Promise.all(waitFor.map((o) => o.wait())).then(() => {
+          this.countDuplicates(t, d);
+          settled(i, outcome, null);
+        }, (e: unknown) => settled(i, null, e));
+      }
     }
   }
 
-  private decode(frame: RawFrame):
-    | { kind: 'ok'; readings: Reading[] }
-    | { kind: 'bad'; reason: QuarantineReason; detail: string; deviceId: string | null } {
+  private countDuplicates(t: { duplicates: number }, n: number): void {
+    this.counters.duplicates += n;
+    t.duplicates += n;
+  }
+
+  /** The batch's append failed: nothing of it is durable (or known to be), so none of its frames is. */
+  private failed(b: PendingBatch, e: unknown): void {
+    if (b.own !== null) {
+      // Forget the identities, so that the devices' next redeliveries are taken.
+      for (let k = b.first; k < b.first + b.admitted; k++) this.recent!.remove(k);
+      this.release(b);
+      b.own.settle(e, true);
+    }
+    for (let i = 0; i < b.frames.length; i++) if (b.written[i]! >= 0) b.settled(i, null, e);
+  }
+
+  /** Clears the batch's entries in pendingAt (those not taken over by a later batch since). */
+  private release(b: PendingBatch): void {
+    const cap = this.recent!.capacity;
+    for (let k = b.first; k < b.first + b.admitted; k++) if (this.pendingAt[k % cap] === b.own) this.pendingAt[k % cap] = undefined;
+  }
+
+  /**
+   * Decodes and checks the frame; appends its readings to `out` and returns null, or returns why it
+   * goes to quarantine (leaving `out` as it was).
+   */
+  private decodeInto(frame: RawFrame, out: SourceRecord[]): Bad | null {
     let profile = frame.profile;
     let deviceId = frame.deviceId;
     if (profile === undefined) {
       const m = frame.transport === 'mqtt' ? matchMqttTopic(this.opts.profiles, frame.topicOrUri) : null;
-      if (m === null) return { kind: 'bad', reason: 'E_UNKNOWN_DEVICE', detail: `no device profile matches ${frame.topicOrUri}`, deviceId };
+      if (m === null) return { reason: 'E_UNKNOWN_DEVICE', detail: `no device profile matches ${frame.topicOrUri}`, deviceId };
       if (deviceId !== null && m.deviceId !== deviceId) {
         // [MQTT ACL] a device writes only its own data.
-        return { kind: 'bad', reason: 'E_TOPIC_DENIED', detail: `device ${deviceId} may not publish to ${frame.topicOrUri}`, deviceId };
+        return { reason: 'E_TOPIC_DENIED', detail: `device ${deviceId} may not publish to ${frame.topicOrUri}`, deviceId };
       }
       profile = m.profile;
       deviceId = m.deviceId;
     } else if (deviceId === null || !deviceIdMatches(profile, deviceId)) {
-      return { kind: 'bad', reason: 'E_UNKNOWN_DEVICE', detail: `device ${String(deviceId)} does not match profile ${profile.name}`, deviceId };
+      return { reason: 'E_UNKNOWN_DEVICE', detail: `device ${String(deviceId)} does not match profile ${profile.name}`, deviceId };
     }
     if (frame.payload.byteLength > this.maxBytes) {
-      return { kind: 'bad', reason: 'E_DECODE_SIZE', detail: `payload of ${frame.payload.byteLength} bytes exceeds ${this.maxBytes}`, deviceId };
+      return { reason: 'E_DECODE_SIZE', detail: `payload of ${frame.payload.byteLength} bytes exceeds ${this.maxBytes}`, deviceId };
     }
     let decoded;
     try {
       decoded = decodeFrame(profile, frame.payload, { deviceId, arrivalTime: frame.arrivalTime, maxBytes: this.maxBytes });
     } catch (e) {
-      if (isDecodeError(e)) return { kind: 'bad', reason: e.code as QuarantineReason, detail: e.message, deviceId };
-      return { kind: 'bad', reason: 'E_DECODE_FIELD', detail: `decoder failed: ${(e as Error).message}`, deviceId };
+      if (isDecodeError(e)) return { reason: e.code as QuarantineReason, detail: e.message, deviceId };
+      return { reason: 'E_DECODE_FIELD', detail: `decoder failed: ${(e as Error).message}`, deviceId };
     }
-    if (decoded.length === 0) return { kind: 'bad', reason: 'E_EMPTY', detail: 'payload holds no reading', deviceId };
-    const readings: Reading[] = [];
+    if (decoded.length === 0) return { reason: 'E_EMPTY', detail: 'payload holds no reading', deviceId };
+    const start = out.length;
     for (const d of decoded) {
       const issue = checkReading(profile, d);
       if (issue !== null) {
-        if (issue.kind === 'unknown-metric') return { kind: 'bad', reason: 'E_UNKNOWN_METRIC', detail: `profile ${profile.name} has no metric ${issue.metric}`, deviceId };
+        if (issue.kind === 'unknown-metric') {
+          out.length = start;
+          return { reason: 'E_UNKNOWN_METRIC', detail: `profile ${profile.name} has no metric ${issue.metric}`, deviceId };
+        }
         if (this.opts.outOfRange !== 'pass') {
-          return { kind: 'bad', reason: 'E_OUT_OF_RANGE', detail: `${issue.metric} = ${issue.value} is outside [${issue.range[0]}, ${issue.range[1]}]`, deviceId };
+          out.length = start;
+          return { reason: 'E_OUT_OF_RANGE', detail: `${issue.metric} = ${issue.value} is outside [${issue.range[0]}, ${issue.range[1]}]`, deviceId };
         }
       }
-      readings.push({
-        deviceId: d.deviceId,
-        metric: d.metric,
-        value: d.value,
-        eventTime: d.eventTime ?? frame.arrivalTime,
-        arrivalTime: frame.arrivalTime,
+      out.push({
+        type: 'reading',
+        reading: { deviceId: d.deviceId, metric: d.metric, value: d.value, eventTime: d.eventTime ?? frame.arrivalTime, arrivalTime: frame.arrivalTime },
       });
     }
-    return { kind: 'ok', readings };
+    return null;
   }
 
-  private toQuarantine(frame: RawFrame, reason: QuarantineReason, detail: string, deviceId: string | null): Promise<void> {
+  private toQuarantine(frame: RawFrame, { reason, detail, deviceId }: Bad): Promise<void> {
     this.counters.quarantined++;
     this.counters.quarantinedByReason[reason] = (this.counters.quarantinedByReason[reason] ?? 0) + 1;
     const raw = frame.payload.byteLength > this.maxBytes ? frame.payload.subarray(0, this.maxBytes) : frame.payload;

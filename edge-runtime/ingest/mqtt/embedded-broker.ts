@@ -7,9 +7,10 @@
  *
  * Every PUBLISH is a RawFrame for the shared Ingestor, handed over in aedes'
  * `authorizePublish` hook, which runs before aedes writes PUBACK/PUBREC: the
- * hook calls back only once `ingestor.submit()` resolved, i.e. the reading
+ * hook calls back only once the Ingestor settled the frame, i.e. the reading
  * (or its quarantine record) is durable ([MQTT-4.3.2-2]: the receiver owns
- * the message once it sent PUBACK). See ingest-flow.ts for backpressure and
+ * the message once it sent PUBACK). aedes parses a socket read in one go, so
+ * its frames reach the Ingestor as one batch (see ingest-flow.ts). See ingest-flow.ts for backpressure and
  * topic-acl.ts for what devices may publish and subscribe to.
  *
  * What aedes still does per message after the hook: route it through its

@@ -8,7 +8,7 @@
  *   published while the gateway is down is queued by the broker and arrives
  *   after a restart (up to the broker's queue limit: Mosquitto's
  *   `max_queued_messages` is 1,000 per client by default).
- * - A QoS 1 message is acknowledged only after `ingestor.submit()` resolved.
+ * - A QoS 1 message is acknowledged only after the Ingestor settled it (durable).
  *   mqtt.js handles messages one at a time and sends PUBACK when
  *   `handleMessage`'s callback runs, so holding that callback until durable
  *   would allow one message per group commit. Instead the callback is

@@ -1,18 +1,21 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IngestOutcome, RawFrame } from '../ingestor.ts';
+import type { FrameSettled, IngestOutcome, RawFrame } from '../ingestor.ts';
 import { IngestFlow, type FlowConnection, type IngestSink } from './ingest-flow.ts';
 
 /** A sink whose submits settle when the test says, with a writable flag and drained() under test control. */
 class FakeSink implements IngestSink {
   writable = true;
   readonly pending: { frame: RawFrame; resolve: (o: IngestOutcome) => void; reject: (e: unknown) => void }[] = [];
+  /** The topics of each batch submitted. */
+  readonly batches: string[][] = [];
   private drainWaiters: (() => void)[] = [];
   now(): number {
     return 1000;
   }
-  submit(frame: RawFrame): Promise<IngestOutcome> {
-    return new Promise((resolve, reject) => this.pending.push({ frame, resolve, reject }));
+  submitBatch(frames: readonly RawFrame[], settled: FrameSettled): void {
+    this.batches.push(frames.map((f) => f.topicOrUri));
+    frames.forEach((frame, i) => this.pending.push({ frame, resolve: (o) => settled(i, o, null), reject: (e) => settled(i, null, e) }));
   }
   drained(): Promise<void> {
     return this.writable ? Promise.resolve() : new Promise((r) => this.drainWaiters.push(r));
@@ -53,6 +56,8 @@ describe('IngestFlow', () => {
     const acked: string[] = [];
     for (const t of ['a', 'b', 'c']) flow.submit(cf, frame(t), { onDurable: (e) => acked.push(`${t}:${e === null ? 'ok' : e.message}`) });
     assert.equal(flow.counters.acksPending, 3);
+    await turn();
+    assert.deepEqual(sink.batches, [['a', 'b', 'c']], 'the frames of one turn go to the Ingestor as one batch');
     sink.settle('c');
     sink.settle('b', 'bad');
     await turn();
@@ -72,6 +77,7 @@ describe('IngestFlow', () => {
     const cf = flow.open(new FakeConn());
     const acked: string[] = [];
     flow.submit(cf, frame('a'), { onDurable: (e) => acked.push(e === null ? 'ok' : e.message) });
+    await turn();
     sink.settle('a', 'fail');
     await turn();
     assert.deepEqual(acked, ['disk full']);
@@ -110,14 +116,16 @@ describe('IngestFlow', () => {
     flow.submit(a, frame('a1'), {});
     flow.submit(b, frame('b1'), {});
     flow.submit(a, frame('a2'), {});
+    await turn();
     assert.deepEqual(sink.pending.map((p) => p.frame.topicOrUri), [], 'nothing reaches the Ingestor while the log is full');
     assert.equal(flow.counters.waitingForLog, 3);
     sink.drain();
     await turn();
-    assert.deepEqual(sink.pending.map((p) => p.frame.topicOrUri), ['a1', 'b1', 'a2']);
+    assert.deepEqual(sink.batches, [['a1', 'b1', 'a2']]);
     assert.equal(flow.counters.waitingForLog, 0);
     flow.submit(a, frame('a3'), {});
-    assert.deepEqual(sink.pending.map((p) => p.frame.topicOrUri), ['a1', 'b1', 'a2', 'a3']);
+    await turn();
+    assert.deepEqual(sink.batches, [['a1', 'b1', 'a2'], ['a3']]);
   });
 
   test('a connection with maxInFlightPerConnection unsettled frames is paused until half of them settled', async () => {
@@ -131,6 +139,7 @@ describe('IngestFlow', () => {
     flow.submit(cf2, frame('x'), {});
     assert.deepEqual(conn.log, ['pause']);
     assert.deepEqual(other.log, [], 'only the busy connection is paused');
+    await turn();
     sink.settle('a');
     await turn();
     assert.deepEqual(conn.log, ['pause'], '3 in flight: still above half');
@@ -148,6 +157,7 @@ describe('IngestFlow', () => {
     assert.deepEqual(conns.map((c) => c.log.join()), ['', '', '', 'pause']);
     flow.submit(cfs[0]!, frame('g'), {});
     assert.deepEqual(conns.map((c) => c.log.join()), ['pause', '', '', 'pause']);
+    await turn();
     sink.settle('f1');
     sink.settle('f2');
     await turn();

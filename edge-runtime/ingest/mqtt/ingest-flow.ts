@@ -2,9 +2,13 @@
  * Flow control between MQTT connections and the shared Ingestor, the same for
  * the embedded broker and external-broker mode:
  *
- * - every frame goes to `ingestor.submit()`; its durable callback (PUBACK,
- *   PUBREC) runs only once the reading — or its quarantine record — is
- *   durable, in the order the frames arrived on that connection;
+ * - frames go to the Ingestor in batches: those submitted in one turn of
+ *   the event loop (a socket read: aedes parses a whole chunk synchronously)
+ *   go together at its end (a microtask), up to BATCH_FRAMES at a time — one
+ *   log append and one promise per batch, not per reading;
+ * - a frame's durable callback (PUBACK, PUBREC) runs only once the reading —
+ *   or its quarantine record — is durable, in the order the frames arrived
+ *   on that connection;
  * - while the log is not writable, frames wait here, in arrival order, and
  *   are handed on when it drained: one waiter on `drained()` instead of one
  *   per frame (thousands of submits waking at once to find the log full again
@@ -24,7 +28,13 @@ import type { IngestOutcome, Ingestor, RawFrame } from '../ingestor.ts';
 import { InOrderAcks, type PendingAck } from './in-order-acks.ts';
 
 /** What the flow needs of the Ingestor (tests pass a fake). */
-export type IngestSink = Pick<Ingestor, 'submit' | 'writable' | 'drained' | 'now'>;
+export type IngestSink = Pick<Ingestor, 'submitBatch' | 'writable' | 'drained' | 'now'>;
+
+/**
+ * Frames per batch at most: bounds one log append (the log accepts a whole batch once it is writable,
+ * so this is also how far past its bound it can go) while keeping one append per socket read.
+ */
+const BATCH_FRAMES = 1024;
 
 /** How the flow stops and restarts reading one connection. */
 export interface FlowConnection {
@@ -108,6 +118,15 @@ export class IngestFlow {
   private idleWaiters: (() => void)[] = [];
   private waiting: FrameJob[] = [];
   private waitHead = 0;
+  /** Frames of this turn, handed to the Ingestor together at its end. */
+  private batch: FrameJob[] = [];
+  private flushQueued = false;
+  private readonly flushBatch = (): void => {
+    this.flushQueued = false;
+    const jobs = this.batch;
+    this.batch = [];
+    this.dispatch(jobs);
+  };
 
   constructor(
     private readonly ingestor: IngestSink,
@@ -156,7 +175,12 @@ export class IngestFlow {
       c.waitingForLog++;
       this.awaitDrain();
     } else {
-      this.dispatch(job);
+      this.batch.push(job);
+      if (this.batch.length >= BATCH_FRAMES) this.flushBatch();
+      else if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushBatch);
+      }
     }
     if (!this.ingestor.writable || cf.inFlight >= this.perConn || c.inFlight >= this.total || c.inFlightBytes >= this.totalBytes) this.pause(cf);
     if (cb.onAccepted !== undefined) {
@@ -176,20 +200,23 @@ export class IngestFlow {
     return this.counters.pausedMs + (this.paused.size > 0 ? performance.now() - this.pausedSince : 0);
   }
 
-  private dispatch(job: FrameJob): void {
-    this.ingestor.submit(job.frame).then(
-      (outcome) => this.settle(job, outcome, null),
-      (e: unknown) => this.settle(job, null, e instanceof Error ? e : new Error(String(e))),
-    );
+  /** Hands frames to the Ingestor as one batch. */
+  private dispatch(jobs: FrameJob[]): void {
+    if (jobs.length === 0) return;
+    this.ingestor.submitBatch(jobs.map((j) => j.frame), (i, outcome, e) => {
+      this.settle(jobs[i]!, outcome, outcome !== null ? null : e instanceof Error ? e : new Error(String(e)));
+    });
   }
 
-  /** Hands waiting frames to the Ingestor, in order, while the log takes them. */
+  /** Hands waiting frames to the Ingestor, in order and in batches, while the log takes them. */
   private pump(): void {
     while (this.waitHead < this.waiting.length && this.ingestor.writable) {
-      const job = this.waiting[this.waitHead]!;
-      this.waiting[this.waitHead++] = undefined as unknown as FrameJob;
-      this.counters.waitingForLog--;
-      this.dispatch(job);
+      const end = Math.min(this.waiting.length, this.waitHead + BATCH_FRAMES);
+      const jobs = this.waiting.slice(this.waitHead, end);
+      this.waiting.fill(undefined as unknown as FrameJob, this.waitHead, end);
+      this.counters.waitingForLog -= jobs.length;
+      this.waitHead = end;
+      this.dispatch(jobs);
     }
     if (this.waitHead === this.waiting.length) {
       this.waiting = [];
