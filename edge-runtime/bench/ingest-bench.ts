@@ -1,6 +1,7 @@
 /**
  * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
- *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --tsx]
+ *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --tsx
+ *                          --qos 0,1]
  *
  * MQTT ingest, all on 127.0.0.1, in one run, publishers and the process under
  * test each a child process (so the gateway's RSS and CPU are its own):
@@ -18,8 +19,10 @@
  * `seconds` after `warmup`. Each message is one device's flat JSON sample
  * with 3 metrics (≈90 B), devices round robin.
  *
+ * `--qos 0` (or `1`) runs only that QoS's pair of phases, for a quick A/B.
+ *
  * Latency: a separate run of (b) at a fixed offered rate (latencyShare of
- * weirQos0, QoS 0): p99 from publish (the payload's `ts`, wall clock) to the
+ * weirQos0, QoS 0; `--latency-share 0` skips it): p99 from publish (the payload's `ts`, wall clock) to the
  * checkpoint commit that covers the reading (p99LatencyMs), and to its log
  * append resolving (p99DurableMs).
  *
@@ -50,6 +53,9 @@ const opt = (name: string, def: string): string => {
 const synchronous = opt('synchronous', 'FULL');
 const dedupWindow = opt('dedup-window', '131072');
 const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
+const qosList = opt('qos', '0,1').split(',');
+const withQos0 = qosList.includes('0');
+const withQos1 = qosList.includes('1');
 const log = (s: string): boolean => process.stderr.write(s + '\n');
 if (!process.argv.includes('--tsx')) {
   const t0 = performance.now();
@@ -101,10 +107,14 @@ async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseR
 const runs: Record<'rawQ0' | 'weirQ0' | 'rawQ1' | 'weirQ1', PhaseResult[]> = { rawQ0: [], weirQ0: [], rawQ1: [], weirQ1: [] };
 for (let r = 0; r < rounds; r++) {
   log(`round ${r + 1} of ${rounds}`);
-  runs.rawQ0.push(await phase('raw', 0));
-  runs.weirQ0.push(await phase('weir', 0));
-  runs.rawQ1.push(await phase('raw', 1));
-  runs.weirQ1.push(await phase('weir', 1));
+  if (withQos0) {
+    runs.rawQ0.push(await phase('raw', 0));
+    runs.weirQ0.push(await phase('weir', 0));
+  }
+  if (withQos1) {
+    runs.rawQ1.push(await phase('raw', 1));
+    runs.weirQ1.push(await phase('weir', 1));
+  }
 }
 const med = (xs: PhaseResult[]): number => Math.round(median(xs.map((x) => x.readingsPerSec)));
 const cpu = (xs: PhaseResult[]): { target: number; publishers: number } => ({
@@ -115,8 +125,8 @@ const rawQ0 = med(runs.rawQ0);
 const weirQ0 = med(runs.weirQ0);
 const rawQ1 = med(runs.rawQ1);
 const weirQ1 = med(runs.weirQ1);
-const latencyRate = Math.round(weirQ0 * latencyShare);
-const lat = await phase('weir', 0, latencyRate);
+const latencyRate = withQos0 ? Math.round(weirQ0 * latencyShare) : 0;
+const lat = latencyRate > 0 ? await phase('weir', 0, latencyRate) : null;
 const weirHwm = [...runs.weirQ0, ...runs.weirQ1].map((x) => x.hwmMb);
 
 benchLine({
@@ -126,14 +136,14 @@ benchLine({
   rawCeilingQos1: rawQ1,
   weirQos1: weirQ1,
   ratioQos1: round(weirQ1 / rawQ1, 3),
-  peakRssMb: Math.max(...weirHwm, lat.hwmMb),
-  rssAtLatencyRateMb: lat.hwmMb,
-  p99LatencyMs: lat.final.committedP99Ms,
-  p50LatencyMs: lat.final.committedP50Ms,
-  p99DurableMs: lat.final.durableP99Ms,
-  p50DurableMs: lat.final.durableP50Ms,
+  peakRssMb: Math.max(...weirHwm, lat?.hwmMb ?? 0),
+  rssAtLatencyRateMb: lat?.hwmMb ?? null,
+  p99LatencyMs: lat?.final.committedP99Ms ?? null,
+  p50LatencyMs: lat?.final.committedP50Ms ?? null,
+  p99DurableMs: lat?.final.durableP99Ms ?? null,
+  p50DurableMs: lat?.final.durableP50Ms ?? null,
   latencyOfferedReadingsPerSec: latencyRate,
-  latencyAchievedReadingsPerSec: lat.readingsPerSec,
+  latencyAchievedReadingsPerSec: lat?.readingsPerSec ?? null,
   devices,
   readingsPerMessage: 3,
   publishers: nPub,

@@ -4,7 +4,7 @@
  * `STATS {json}` every 500 ms, and `FINAL {json}` when stdin closes (then exits).
  *
  *   node --import tsx bench-target.ts raw            bare aedes; an in-process subscriber only parses JSON
- *   node --import tsx bench-target.ts weir [--synchronous FULL|NORMAL] [--db FILE]
+ *   node --import tsx bench-target.ts weir [--synchronous FULL|NORMAL] [--db FILE] [--checkpoint-ms 1000]
  *       weir end to end: embedded broker → decode → durable log (WorkerStateStore,
  *       group commit) → a 10 s tumbling mean per device and metric → checkpoint
  *       (state + consumed offset + outbox rows in one transaction) every second.
@@ -43,6 +43,8 @@ const { values, positionals } = parseArgs({
     'max-in-flight': { type: 'string' },
     'batch': { type: 'string' },
     pending: { type: 'string' },
+    /** Checkpoint interval, ms (default 1,000, as the gateway ships). */
+    'checkpoint-ms': { type: 'string', default: '1000' },
     'local-store': { type: 'boolean' },
     /** Readings remembered for de-duplication, as the gateway's ingest.dedupWindow (0 = off). */
     'dedup-window': { type: 'string', default: String(DEFAULT_DEDUP_WINDOW) },
@@ -105,7 +107,7 @@ if (mode === 'raw') {
   runtime = await GatewayRuntime.start({
     store,
     plans: [plan],
-    checkpointIntervalMs: 1000,
+    checkpointIntervalMs: Number(values['checkpoint-ms']),
     tickIntervalMs: 1000,
     groupCommit: {
       ...(values.batch === undefined ? {} : { maxBatchRecords: Number(values.batch) }),
@@ -146,7 +148,7 @@ if (mode === 'raw') {
     const f = broker.flow.counters;
     return {
       readings: f.readings, frames: f.frames, quarantined: f.quarantined, processedOffset: rt.stats.processedOffset,
-      checkpoints: rt.stats.checkpoints, lastCheckpointMs: Math.round(rt.stats.lastCheckpointMs), pauses: f.pauses, pausedMs: Math.round(broker.flow.pausedMsNow()),
+      checkpoints: rt.stats.checkpoints, lastCheckpointMs: Math.round(rt.stats.lastCheckpointMs), pauses: f.pauses, inFlight: f.inFlight, waitingForLog: f.waitingForLog, pausedMs: Math.round(broker.flow.pausedMsNow()),
       stateBytes: rt.stateBytes(), ...rssMb(),
     };
   };
