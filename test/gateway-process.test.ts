@@ -52,7 +52,7 @@ describe('gateway config', () => {
     const c = parseGatewayConfig('pipelines:' + PIPELINES, join(dir, 'c.yaml'));
     assert.equal(c.durability, 'FULL');
     assert.equal(c.checkpointIntervalMs, 1000);
-    assert.equal(c.checkpointMaxRows, 20_000);
+    assert.equal(c.checkpointMaxRows, null, 'the runtime derives it from memory.budget');
     assert.equal(c.stateDir, join(dir, '.weir'));
     assert.ok(c.profiles.some((p) => p.name === 'env-sensor'));
     assert.equal(c.memory, null);

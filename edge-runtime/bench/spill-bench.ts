@@ -17,7 +17,7 @@ import { compilePipeline } from '../pipeline/compile.ts';
 import { SPILL_PLAN, spillBatches } from './spill-scenario.ts';
 import type { KeyedStateOperator } from '../engine/keyed-state.ts';
 import { MemoryGovernor } from '../runtime/memory-governor.ts';
-import { DEFAULT_CHECKPOINT_MAX_ROWS } from '../runtime/gateway-runtime.ts';
+import { defaultCheckpointMaxRows } from '../runtime/gateway-runtime.ts';
 import { SqliteColdStores } from '../state/cold-store.ts';
 import { arg, benchLine, round } from './bench-util.ts';
 import { Encoder } from 'cbor-x';
@@ -25,7 +25,7 @@ import { Encoder } from 'cbor-x';
 const cbor = new Encoder({ useRecords: false });
 const KEYS = arg('keys', 1_000_000);
 const BUDGET = arg('budgetMb', 32) * 1024 * 1024;
-const MAX_ROWS = arg('checkpointMaxRows', DEFAULT_CHECKPOINT_MAX_ROWS);
+const MAX_ROWS = arg('checkpointMaxRows', defaultCheckpointMaxRows(BUDGET));
 
 function vm(field: 'VmHWM' | 'VmRSS' | 'RssAnon' | 'RssFile', status = readFileSync('/proc/self/status', 'utf8')): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);

@@ -7,7 +7,6 @@ import { parsePipeline, parsePipelineFile } from '../pipeline/parse.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
 import { isObj, obj, only, port, str } from './fields.ts';
 import { MAX_CAPACITY } from '../ingest/recent-readings.ts';
-import { DEFAULT_CHECKPOINT_MAX_ROWS } from '../runtime/gateway-runtime.ts';
 import { BUILTIN_PROFILES, validateProfiles, type DeviceProfile } from '../../devices/index.ts';
 
 /**
@@ -21,8 +20,8 @@ export interface GatewayConfig {
   readonly stateDir: string;
   readonly durability: 'NORMAL' | 'FULL';
   readonly checkpointIntervalMs: number;
-  /** Checkpoint early once operators hold this many changed rows (0 = interval only). */
-  readonly checkpointMaxRows: number;
+  /** Checkpoint early once operators hold this many changed rows (0 = interval only; null = the runtime's default, from memory.budget). */
+  readonly checkpointMaxRows: number | null;
   readonly tickIntervalMs: number;
   readonly memory: { readonly budgetBytes: number; readonly policy: 'spill' | 'refuse-new-keys' } | null;
   readonly log: { readonly maxBytes: number | null; readonly maxAgeMs: number | null };
@@ -175,7 +174,7 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
     stateDir: rel(g.stateDir === undefined ? '.weir' : str(g.stateDir, 'gateway.stateDir')),
     durability,
     checkpointIntervalMs: g.checkpointInterval === undefined ? 1000 : parseDuration(g.checkpointInterval, 'gateway.checkpointInterval'),
-    checkpointMaxRows: g.checkpointMaxRows === undefined ? DEFAULT_CHECKPOINT_MAX_ROWS : wholeNumber(g.checkpointMaxRows, 'gateway.checkpointMaxRows'),
+    checkpointMaxRows: g.checkpointMaxRows === undefined ? null : wholeNumber(g.checkpointMaxRows, 'gateway.checkpointMaxRows'),
     tickIntervalMs: g.tickInterval === undefined ? 1000 : parseDuration(g.tickInterval, 'gateway.tickInterval'),
     memory,
     log: {

@@ -104,7 +104,7 @@ export class Gateway {
         clock,
         logger,
         checkpointIntervalMs: config.checkpointIntervalMs,
-        checkpointMaxRows: config.checkpointMaxRows,
+        ...(config.checkpointMaxRows !== null ? { checkpointMaxRows: config.checkpointMaxRows } : {}),
         tickIntervalMs: config.tickIntervalMs,
         seriesContext: seriesContextFrom(config.profiles),
         retention: { ...(config.log.maxBytes !== null ? { maxBytes: config.log.maxBytes } : {}), ...(config.log.maxAgeMs !== null ? { maxAgeMs: config.log.maxAgeMs } : {}) },

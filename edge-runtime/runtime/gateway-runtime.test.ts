@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { LocalStateStore } from '../state/local-store.ts';
 import type { CheckpointInput, StateStore } from '../state/store-types.ts';
 import { StateError } from '../state/state-errors.ts';
-import { GatewayRuntime } from './gateway-runtime.ts';
+import { GatewayRuntime, type RuntimeOptions } from './gateway-runtime.ts';
+import { MemoryColdStore } from '../engine/keyed-state.ts';
 import { ManualClock, type SourceRecord } from '../engine/types.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
 import type { Timer } from '../state/group-commit-log.ts';
@@ -140,7 +141,7 @@ describe('GatewayRuntime', () => {
     const timer = new ManualTimer();
     // 4,000 readings, each of a new device: every reading dirties a row of its own.
     const churn = (i: number): SourceRecord => ({ type: 'reading', reading: { deviceId: `d${i}`, metric: 'm', value: i, eventTime: T0 + i, arrivalTime: T0 + i } });
-    async function run(path: string, checkpointMaxRows: number): Promise<{ early: number; upserts: number[]; cp: number | null }> {
+    async function run(path: string, extra: Partial<RuntimeOptions>): Promise<{ early: number; upserts: number[]; cp: number | null }> {
       const inner = await LocalStateStore.open({ path });
       const upserts: number[] = [];
       const store: StateStore = Object.assign(Object.create(inner) as StateStore, {
@@ -150,8 +151,8 @@ describe('GatewayRuntime', () => {
         },
       });
       const rt = await GatewayRuntime.start({
-        store, plans: [PLAN], timer, clock: new ManualClock(T0), checkpointIntervalMs: 0, tickIntervalMs: 0, checkpointMaxRows,
-        groupCommit: { maxBatchRecords: 100 },
+        store, plans: [PLAN], timer, clock: new ManualClock(T0), checkpointIntervalMs: 0, tickIntervalMs: 0,
+        groupCommit: { maxBatchRecords: 100 }, ...extra,
       });
       for (let k = 0; k < 40; k++) {
         const acks: Promise<number>[] = [];
@@ -166,16 +167,22 @@ describe('GatewayRuntime', () => {
       await inner.close();
       return { early, upserts, cp };
     }
-    const ref = await run(join(dir, 'ref.db'), 0);
+    // Without a memory budget the default is interval-only.
+    const ref = await run(join(dir, 'ref.db'), {});
     assert.equal(ref.early, 0);
     assert.equal(ref.cp, null);
     assert.deepEqual(ref.upserts.length, 1, 'interval-only: the final checkpoint carries every row');
-    const r = await run(join(dir, 'g.db'), 500);
+    const r = await run(join(dir, 'g.db'), { checkpointMaxRows: 500 });
     assert.ok(r.early >= 4, `early checkpoints: ${r.early}`);
     assert.ok(r.cp !== null && r.cp > 0);
     // Each checkpoint stays near the limit (a group commit of 100 readings can overshoot it, plus plan/meta rows).
     assert.ok(Math.max(...r.upserts) < 500 + 100 + 10, `largest checkpoint: ${Math.max(...r.upserts)} rows`);
     assert.deepEqual(await outboxKinds(join(dir, 'g.db')), await outboxKinds(join(dir, 'ref.db')));
+    // With a memory budget the default is one row per KiB of it: 512 KiB → 512 rows.
+    const b = await run(join(dir, 'b.db'), { memory: { bytes: 512 * 1024 }, coldStore: () => new MemoryColdStore() });
+    assert.ok(b.early >= 4, `early checkpoints under a 512 KiB budget: ${b.early}`);
+    assert.ok(Math.max(...b.upserts) < 512 + 100 + 10, `largest checkpoint: ${Math.max(...b.upserts)} rows`);
+    assert.deepEqual(await outboxKinds(join(dir, 'b.db')), await outboxKinds(join(dir, 'ref.db')));
   });
 
   test('a pipeline whose plan changed starts fresh (with a warning) instead of misreading old state', async () => {

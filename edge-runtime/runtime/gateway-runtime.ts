@@ -26,8 +26,16 @@ function fingerprint(p: CompiledPipeline): PipelineFingerprint {
   return { plan: JSON.stringify(p.plan), kinds: p.runner.operators.map((o) => o.kind) };
 }
 
-/** Default of RuntimeOptions.checkpointMaxRows (`gateway.checkpointMaxRows`). */
-export const DEFAULT_CHECKPOINT_MAX_ROWS = 20_000;
+/**
+ * Default of RuntimeOptions.checkpointMaxRows (`gateway.checkpointMaxRows`): with a memory budget,
+ * one row per KiB of it (32 MB → 32,768 rows; a held row costs a few hundred bytes, so a checkpoint's
+ * rows stay well under the budget); without one, 0 — memory is not bounded then anyway, and an early
+ * checkpoint writes a key again that the next interval would have written once (measured: 20–35 %
+ * fewer readings/s at saturation with 30,000 keys and a 20,000-row limit).
+ */
+export function defaultCheckpointMaxRows(memoryBudgetBytes: number | undefined): number {
+  return memoryBudgetBytes === undefined ? 0 : Math.floor(memoryBudgetBytes / 1024);
+}
 
 export interface RuntimeOptions {
   readonly store: StateStore;
@@ -37,8 +45,8 @@ export interface RuntimeOptions {
   /** Take a checkpoint this often (ms of the injected timer; default 1,000; 0 = only when asked). */
   readonly checkpointIntervalMs?: number;
   /**
-   * Also checkpoint as soon as operators hold this many changed rows (default 20,000; 0 = only on
-   * the interval). Under key churn (many distinct keys per second, most of them spilled) a
+   * Also checkpoint as soon as operators hold this many changed rows (0 = only on the interval;
+   * default: defaultCheckpointMaxRows(memory.bytes)). Under key churn (many distinct keys per second, most of them spilled) a
    * checkpoint's rows are encoded in memory until its one transaction writes them: this bounds
    * that transient memory, and the transaction's length, by the number of rows, not by time.
    */
@@ -126,7 +134,7 @@ export class GatewayRuntime {
       });
     }
     this.keyed = keyed;
-    this.maxDeltaRows = opts.checkpointMaxRows ?? DEFAULT_CHECKPOINT_MAX_ROWS;
+    this.maxDeltaRows = opts.checkpointMaxRows ?? defaultCheckpointMaxRows(opts.memory?.bytes);
     if (opts.memory !== undefined && (opts.memory.policy ?? 'spill') === 'spill' && opts.coldStore === undefined) {
       throw new WeirError('E_CONFIG', 'memory policy "spill" needs a cold store');
     }
