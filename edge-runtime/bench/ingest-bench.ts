@@ -1,6 +1,7 @@
 /**
  * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
  *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --tsx
+ *                          --target-args "--pending N --batch N --checkpoint-ms N --checkpoint-max-rows N"
  *                          --qos 0,1]
  *
  * MQTT ingest, all on 127.0.0.1, in one run, publishers and the process under
@@ -54,6 +55,8 @@ const synchronous = opt('synchronous', 'FULL');
 const dedupWindow = opt('dedup-window', '131072');
 const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
 const qosList = opt('qos', '0,1').split(',');
+/** Extra arguments for the weir target (ingest/bench-target.ts), e.g. "--pending 100000" for an A/B run. */
+const targetArgs = opt('target-args', '').split(' ').filter((a) => a !== '');
 const withQos0 = qosList.includes('0');
 const withQos1 = qosList.includes('1');
 const log = (s: string): boolean => process.stderr.write(s + '\n');
@@ -72,7 +75,7 @@ interface PhaseResult {
 }
 
 async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseResult> {
-  const target = await Target.start(mode, mode === 'weir' ? ['--synchronous', synchronous, '--dedup-window', dedupWindow] : [], nodeFlags);
+  const target = await Target.start(mode, mode === 'weir' ? ['--synchronous', synchronous, '--dedup-window', dedupWindow, ...targetArgs] : [], nodeFlags);
   const pubArgs = ['--connections', String(connections), '--qos', String(qos), ...(rate > 0 ? ['--rate', String(Math.ceil(rate / 3 / nPub))] : [])];
   const pubs: Publisher[] = publishers(nPub, target.url, devices, pubArgs);
   const t0 = performance.now();

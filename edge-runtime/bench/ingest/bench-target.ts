@@ -45,6 +45,7 @@ const { values, positionals } = parseArgs({
     pending: { type: 'string' },
     /** Checkpoint interval, ms (default 1,000, as the gateway ships). */
     'checkpoint-ms': { type: 'string', default: '1000' },
+    'checkpoint-max-rows': { type: 'string' },
     'local-store': { type: 'boolean' },
     /** Readings remembered for de-duplication, as the gateway's ingest.dedupWindow (0 = off). */
     'dedup-window': { type: 'string', default: String(DEFAULT_DEDUP_WINDOW) },
@@ -108,6 +109,7 @@ if (mode === 'raw') {
     store,
     plans: [plan],
     checkpointIntervalMs: Number(values['checkpoint-ms']),
+    ...(values['checkpoint-max-rows'] === undefined ? {} : { checkpointMaxRows: Number(values['checkpoint-max-rows']) }),
     tickIntervalMs: 1000,
     groupCommit: {
       ...(values.batch === undefined ? {} : { maxBatchRecords: Number(values.batch) }),
