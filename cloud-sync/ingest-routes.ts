@@ -1,9 +1,10 @@
 import {
-  CONTENT_ENCODING, CONTENT_TYPE, WIRE_LIMITS, WIRE_VERSION, WireError, decodeCbor, parseBatch, parseHeartbeat, parseSnapshot,
+  CONTENT_ENCODING, CONTENT_TYPE, WIRE_LIMITS, WIRE_VERSION, WireError, decodeCbor, parseHeartbeat, parseSnapshot,
   type BatchAck, type CheckpointAck, type HeartbeatAck,
 } from './protocol.ts';
 import { inflateLimited, readBody, type BodyLimits } from './body-reader.ts';
-import { indexRecord } from './payloads.ts';
+import { decodeBatch } from './batch-decoder.ts';
+import { indexRecord } from './payload-index.ts';
 import { json, type AppResponse, type RouteContext } from './http-types.ts';
 import type { CloudStorage, IngestRecord, Principal } from './storage/storage-types.ts';
 import type { Timer } from './clock.ts';
@@ -43,10 +44,15 @@ function checkMedia(headers: RouteContext['req']['headers']): void {
   }
 }
 
-async function readCbor(ctx: RouteContext, deps: IngestDeps, limits: BodyLimits): Promise<{ value: unknown; raw: Buffer }> {
+/** The body, read and inflated within its limits. */
+async function readInflated(ctx: RouteContext, deps: IngestDeps, limits: BodyLimits): Promise<{ inflated: Buffer; raw: Buffer }> {
   checkMedia(ctx.req.headers);
   const raw = await readBody(ctx.req.body, ctx.req.headers['content-length'], limits, deps.timer);
-  const inflated = await inflateLimited(raw, limits.maxInflatedBytes);
+  return { inflated: await inflateLimited(raw, limits.maxInflatedBytes), raw };
+}
+
+async function readCbor(ctx: RouteContext, deps: IngestDeps, limits: BodyLimits): Promise<{ value: unknown; raw: Buffer }> {
+  const { inflated, raw } = await readInflated(ctx, deps, limits);
   return { value: decodeCbor(inflated), raw };
 }
 
@@ -56,10 +62,17 @@ function sameGateway(p: GatewayPrincipal, claimed: string): void {
 
 export async function postBatch(ctx: RouteContext, deps: IngestDeps): Promise<AppResponse> {
   const p = gatewayOnly(ctx.principal);
-  const { value, raw } = await readCbor(ctx, deps, deps.limits.body);
-  const batch = parseBatch(value);
+  const { inflated, raw } = await readInflated(ctx, deps, deps.limits.body);
+  const batch = decodeBatch(inflated);
   sameGateway(p, batch.gatewayId);
-  const records: IngestRecord[] = batch.records.map((r) => ({ ...r, ...indexRecord(r.kind, r.payload) }));
+  // Written out rather than spread: spreading the decoded records cost ~20 times as much per record.
+  const records: IngestRecord[] = batch.records.map((r) => {
+    const ix = indexRecord(r.kind, r.payload);
+    return {
+      seq: r.seq, kind: r.kind, priority: r.priority, series: r.series, tStart: r.tStart, tEnd: r.tEnd, payload: r.payload, replayed: r.replayed,
+      pipeline: ix.pipeline, deviceId: ix.deviceId, metric: ix.metric,
+    };
+  });
   const ingest = { lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, skipped: batch.skipped, records };
   const res = await deps.sequencer.run(p.gatewayId, () => deps.storage.ingest(p.gatewayId, ingest, ctx.nowMs));
   deps.metrics.batch(batch.lane, raw.byteLength, res);

@@ -5,7 +5,9 @@ import { Decoder } from 'cbor-x';
  * writes them (engine/outputs.ts, state/window-merge.ts); cloud-sync does
  * not import edge-runtime/, so the shapes it relies on are restated here,
  * loosely: a payload that does not match is stored anyway (it is the
- * gateway's own data) and left out of queries that need its fields.
+ * gateway's own data) and left out of queries that need its fields. The
+ * columns records are indexed by are read without decoding
+ * (payload-index.ts).
  *
  * - kind 'window':  { type: 'window', pipeline, key, start, end, version, count, values,
  *                     index?, partial?, retracts?, merged?: { windows, inexact } }
@@ -42,15 +44,7 @@ export interface AnomalyPayload {
   readonly observed: number;
 }
 
-/** Columns the store indexes a record by; null when the payload does not say. */
-export interface RecordIndex {
-  readonly pipeline: string | null;
-  readonly deviceId: string | null;
-  readonly metric: string | null;
-}
-
 const decoder = new Decoder({ mapsAsObjects: true, useRecords: false });
-const NONE: RecordIndex = { pipeline: null, deviceId: null, metric: null };
 
 function decode(payload: Uint8Array): Record<string, unknown> | null {
   try {
@@ -59,31 +53,6 @@ function decode(payload: Uint8Array): Record<string, unknown> | null {
       ? (v as Record<string, unknown>) : null;
   } catch {
     return null;
-  }
-}
-
-const s = (v: unknown): string | null => (typeof v === 'string' && v.length <= 256 ? v : null);
-
-function keyField(o: Record<string, unknown>, name: string): string | null {
-  const k = o.key;
-  return typeof k === 'object' && k !== null ? s((k as Record<string, unknown>)[name]) : null;
-}
-
-export function indexRecord(kind: string, payload: Uint8Array): RecordIndex {
-  if (kind !== 'window' && kind !== 'anomaly' && kind !== 'late') return NONE;
-  const o = decode(payload);
-  if (o === null || o.type !== kind) return NONE;
-  const pipeline = s(o.pipeline);
-  switch (kind) {
-    case 'window':
-      return { pipeline, deviceId: keyField(o, 'deviceId'), metric: keyField(o, 'metric') };
-    case 'anomaly':
-      return { pipeline, deviceId: s(o.deviceId), metric: s(o.metric) };
-    case 'late': {
-      const r = o.reading;
-      const reading = typeof r === 'object' && r !== null ? (r as Record<string, unknown>) : {};
-      return { pipeline, deviceId: s(reading.deviceId) ?? keyField(o, 'deviceId'), metric: s(reading.metric) ?? keyField(o, 'metric') };
-    }
   }
 }
 

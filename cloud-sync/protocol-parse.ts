@@ -1,5 +1,5 @@
 import {
-  GATEWAY_ID_PATTERN, WIRE_LIMITS, WIRE_VERSION, WireError, isWireErrorCode,
+  GATEWAY_ID_PATTERN, KIND_PATTERN, WIRE_LIMITS, WIRE_VERSION, WireError, isWireErrorCode,
   type BatchAck, type BatchRequest, type CheckpointAck, type CheckpointSnapshot, type ErrorBody, type GatewaySyncStatus,
   type HeartbeatAck, type HeartbeatBody, type WireErrorCode, type WirePriority, type WireRecord,
 } from './protocol-types.ts';
@@ -93,7 +93,7 @@ function parseRecord(v: unknown, path: string): WireRecord {
   if (tEnd < tStart) fail(`${path}.tEnd`, 'before tStart');
   return {
     seq: int(o.seq, `${path}.seq`, 1, SEQ_MAX),
-    kind: str(o.kind, `${path}.kind`, WIRE_LIMITS.maxKindLength, /^[a-z][a-z0-9_-]*$/),
+    kind: str(o.kind, `${path}.kind`, WIRE_LIMITS.maxKindLength, KIND_PATTERN),
     priority: int(o.priority, `${path}.priority`, 0, 2) as WirePriority,
     series: str(o.series, `${path}.series`, WIRE_LIMITS.maxSeriesLength),
     tStart,
@@ -131,7 +131,8 @@ function seqError(message: string): never {
   throw new WireError('E_SEQ_INVALID', message);
 }
 
-function checkSequencing(b: BatchRequest): void {
+/** The in-batch sequencing rules (top of protocol.ts); E_SEQ_INVALID when broken. */
+export function checkSequencing(b: BatchRequest): void {
   if (b.lastSeq < b.firstSeq) seqError(`lastSeq ${b.lastSeq} is below firstSeq ${b.firstSeq}`);
   for (let i = 1; i < b.records.length; i++) {
     if (b.records[i]!.seq <= b.records[i - 1]!.seq) seqError(`records[${i}].seq ${b.records[i]!.seq} is not above the previous record's`);

@@ -35,6 +35,8 @@ export const WIRE_LIMITS = {
 
 /** A gateway's id on the wire: its name, as created with `weir-cloud gateway add NAME`. */
 export const GATEWAY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A record's kind on the wire. */
+export const KIND_PATTERN = /^[a-z][a-z0-9_-]*$/;
 
 export type Lane = 'ordered' | 'live';
 export type WirePriority = 0 | 1 | 2;

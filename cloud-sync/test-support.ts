@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { BatchRequest, WireRecord } from './protocol.ts';
 import type { CloudStorage, IngestRecord } from './storage/storage-types.ts';
 import { hashToken, newToken } from './auth.ts';
-import { indexRecord } from './payloads.ts';
+import { indexRecord } from './payload-index.ts';
 
 /** Helpers shared by cloud-sync's tests (not shipped code paths). */
 

@@ -1,5 +1,5 @@
 import type { HeartbeatBody, Lane, WireRecord } from '../protocol.ts';
-import type { RecordIndex } from '../payloads.ts';
+import type { RecordIndex } from '../payload-index.ts';
 
 /**
  * The one storage interface of cloud-sync, with two implementations:
