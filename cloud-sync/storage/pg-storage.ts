@@ -3,8 +3,9 @@ import { WireError, type HeartbeatBody } from '../protocol.ts';
 import { CloudError } from '../errors.ts';
 import { CHECKPOINTS_KEPT, MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 import { planIngest, walkContiguous, WALK_PAGE } from './ingest-plan.ts';
+import { COPY_RECORDS, copyIn, encodeCopy } from './pg-copy.ts';
 import type {
-  CloudStorage, GatewayRow, IngestBatch, IngestRecord, IngestResult, Principal, RecordQuery, SeqStatus, SnapshotMeta, StorageCounts,
+  CloudStorage, GatewayRow, IngestBatch, IngestResult, Principal, RecordQuery, SeqStatus, SnapshotMeta, StorageCounts,
   StoredRecord, StoredSnapshot, SyncState,
 } from './storage-types.ts';
 
@@ -14,8 +15,9 @@ import type {
  * database: a batch is ingested in one transaction that first takes its
  * gateway's row lock (SELECT ... FOR UPDATE), so concurrent copies of the
  * same batch are serialized and the second one finds every seq stored;
- * (gateway_id, seq) is the primary key besides. Records go in with one
- * INSERT ... SELECT FROM unnest(arrays) per batch (INSERT_RECORDS).
+ * (gateway_id, seq) is the primary key besides. Under that lock the seqs
+ * already stored are known, so the new records go in with one binary COPY
+ * per batch (pg-copy.ts).
  *
  * Migrations run at open under a transaction-scoped advisory lock, so
  * instances starting together migrate once. `schema` puts every table in
@@ -42,62 +44,6 @@ const CHECKPOINT_COLUMNS = `checkpoint_id AS "checkpointId", consumed_offset AS 
   next_seq AS "nextSeq", state_rows AS "stateRows", bytes, received_at_ms AS "receivedAtMs"`;
 const RECORD_COLUMNS = `g.name AS gateway, r.seq, r.kind, r.priority, r.series, r.t_start AS "tStart", r.t_end AS "tEnd", r.replayed,
   r.received_at_ms AS "receivedAtMs", r.pipeline, r.device_id AS "deviceId", r.metric, r.payload`;
-
-/**
- * One INSERT per batch. Text columns travel dictionary-encoded (the distinct
- * values once, an index per row; 0 = NULL, out of range in a 1-based array),
- * payloads as one binary bytea with offsets (node-pg sends a Buffer
- * parameter in binary; a bytea[] would go as hex text, twice the bytes to
- * build and to parse). About halves the time PostgreSQL spends per batch
- * beyond the insert itself.
- */
-const INSERT_RECORDS = `INSERT INTO records (gateway_id, seq, kind, priority, series, t_start, t_end, replayed, received_at_ms, pipeline, device_id, metric, payload)
-  SELECT $1, u.seq, ($3::text[])[u.k], u.priority, ($4::text[])[u.s], u.t_start, u.t_end, u.replayed, $2,
-         ($5::text[])[u.p], ($6::text[])[u.d], ($7::text[])[u.m], substring($8::bytea from u.off for u.len)
-  FROM unnest($9::int8[], $10::int4[], $11::int2[], $12::int4[], $13::float8[], $14::float8[], $15::bool[], $16::int4[], $17::int4[], $18::int4[],
-              $19::int4[], $20::int4[]) AS u(seq, k, priority, s, t_start, t_end, replayed, p, d, m, off, len)
-  ON CONFLICT (gateway_id, seq) DO NOTHING`;
-
-function dictionary(values: readonly (string | null)[]): [string[], number[]] {
-  const index = new Map<string, number>();
-  const dict: string[] = [];
-  const refs = values.map((v) => {
-    if (v === null) return 0;
-    let i = index.get(v);
-    if (i === undefined) {
-      i = dict.push(v);
-      index.set(v, i);
-    }
-    return i;
-  });
-  return [dict, refs];
-}
-
-/** Parameters $3.. of INSERT_RECORDS. */
-function recordColumns(r: readonly IngestRecord[]): unknown[] {
-  const [kinds, k] = dictionary(r.map((x) => x.kind));
-  const [series, s] = dictionary(r.map((x) => x.series));
-  const [pipelines, p] = dictionary(r.map((x) => x.pipeline));
-  const [devices, d] = dictionary(r.map((x) => x.deviceId));
-  const [metrics, m] = dictionary(r.map((x) => x.metric));
-  const offsets: number[] = new Array(r.length);
-  const lengths: number[] = new Array(r.length);
-  let at = 1; // substring() counts from 1
-  for (let i = 0; i < r.length; i++) {
-    offsets[i] = at;
-    lengths[i] = r[i]!.payload.byteLength;
-    at += lengths[i]!;
-  }
-  const payloads = Buffer.concat(r.map((x) => x.payload));
-  return [kinds, series, pipelines, devices, metrics, payloads, nums(r.map((x) => x.seq)), nums(k), nums(r.map((x) => x.priority)), nums(s),
-    nums(r.map((x) => x.tStart)), nums(r.map((x) => x.tEnd)), `{${r.map((x) => (x.replayed ? 't' : 'f')).join(',')}}`,
-    nums(p), nums(d), nums(m), nums(offsets), nums(lengths)];
-}
-
-/** A numeric array literal, built directly: node-pg would quote and escape every element. Finite numbers only (the protocol checks). */
-function nums(a: readonly number[]): string {
-  return `{${a.join(',')}}`;
-}
 
 interface GatewayDbRow {
   id: number; name: string; createdAtMs: number; contiguousSeq: number; highestSeq: number; lastSeenMs: number | null;
@@ -221,23 +167,18 @@ export class PgStorage implements CloudStorage {
         .rows[0] as { c: number; h: number } | undefined;
       if (g === undefined) throw new CloudError('E_NO_SUCH_GATEWAY', `gateway id ${gatewayId} does not exist`);
       const plan = planIngest(batch, g.c);
-      let stored = 0;
-      const storedByKind: Record<string, number> = {};
-      if (plan.insert.length > 0) {
-        // Which records "on conflict do nothing" will skip, for storedByKind. Rows above contiguous exist only when the live lane
-        // ran ahead, and then highest > contiguous; otherwise (nearly always) every record inserted is new and no query is needed.
-        // (INSERT ... RETURNING kind, counted in a CTE, would materialize a row per record on every batch; it measured
-        // 5-10 % fewer records/s here, within a noisy machine's spread, so the common path stays the plain INSERT.)
-        let present: Set<number> | null = null;
-        if (g.h > g.c) {
-          const top = plan.insert.reduce((m, r) => Math.max(m, r.seq), 0);
-          present = new Set((await c.query({ name: 'weir-present', text: 'SELECT seq FROM records WHERE gateway_id = $1 AND seq > $2 AND seq <= $3', values: [gatewayId, g.c, top] }))
-            .rows.map((x: { seq: number }) => x.seq));
-        }
-        const res = await c.query({ name: 'weir-insert-records', text: INSERT_RECORDS, values: [gatewayId, nowMs, ...recordColumns(plan.insert)] });
-        stored = res.rowCount ?? 0;
-        for (const r of plan.insert) if (present === null || !present.has(r.seq)) storedByKind[r.kind] = (storedByKind[r.kind] ?? 0) + 1;
+      // Records above contiguous exist only when the live lane ran ahead (and then highest > contiguous): those are
+      // duplicates. Nearly always there are none, and every record planned is new without a query.
+      let insert = plan.insert;
+      if (g.h > g.c && insert.length > 0) {
+        const top = insert[insert.length - 1]!.seq;
+        const present = new Set((await c.query({ name: 'weir-present', text: 'SELECT seq FROM records WHERE gateway_id = $1 AND seq > $2 AND seq <= $3', values: [gatewayId, g.c, top] }))
+          .rows.map((x: { seq: number }) => x.seq));
+        insert = insert.filter((r) => !present.has(r.seq));
       }
+      const stored = insert.length > 0 ? await copyIn(c, COPY_RECORDS, encodeCopy(gatewayId, nowMs, insert)) : 0;
+      const storedByKind: Record<string, number> = {};
+      for (const r of insert) storedByKind[r.kind] = (storedByKind[r.kind] ?? 0) + 1;
       if (plan.skips.length > 0) {
         await c.query(`INSERT INTO skips (gateway_id, from_seq, to_seq, received_at_ms)
           SELECT $1, f, t, $2 FROM unnest($3::int8[], $4::int8[]) AS u(f, t) ON CONFLICT DO NOTHING`,

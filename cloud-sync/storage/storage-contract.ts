@@ -212,6 +212,28 @@ export function runStorageContract(target: StorageTarget): void {
       });
     });
 
+    test('every column of a record comes back as sent: seqs past 2^32, negative and fractional times, non-ASCII text, nulls, payload sizes', async () => {
+      const big = 2 ** 32 + 5;
+      const degrade: IngestRecord = {
+        seq: 1, kind: 'degrade', priority: 0, series: 'ß/温度/🙂', tStart: -1.5, tEnd: 0.25, payload: new Uint8Array(0), replayed: true,
+        pipeline: null, deviceId: null, metric: null,
+      };
+      const window = indexed(windowRecord(big, { start: 1767225600000, end: 1767225610000, deviceId: 'Gerät ü', metric: 'temp°' }));
+      const large = { ...window, seq: big + 1, payload: Uint8Array.from({ length: 100_000 }, (_, i) => i % 251) };
+      const nowMs = 1767225600123;
+      assert.equal((await s.ingest(gw, ordered([degrade, window, large], [[2, big - 1]]), nowMs)).contiguousSeq, big + 1);
+      const got = [
+        ...await s.queryRecords({ kind: 'degrade', from: -10, to: 10, limit: 10 }),
+        ...await s.queryRecords({ kind: 'window', from: 0, to: 2e12, limit: 10 }),
+      ].map((r) => ({ ...r, payload: Uint8Array.from(r.payload) }));
+      const stored = (r: IngestRecord) => ({
+        gateway: 'gw-a', seq: r.seq, kind: r.kind, priority: r.priority, series: r.series, tStart: r.tStart, tEnd: r.tEnd, replayed: r.replayed,
+        receivedAtMs: nowMs, pipeline: r.pipeline, deviceId: r.deviceId, metric: r.metric, payload: Uint8Array.from(r.payload),
+      });
+      assert.deepEqual(got, [stored(degrade), stored(window), stored(large)]);
+      assert.equal(window.deviceId, 'Gerät ü');
+    });
+
     test('ping answers while the database is open, and fails once it is closed', async () => {
       await s.ping();
       await s.close();
