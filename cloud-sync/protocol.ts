@@ -2,6 +2,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { Decoder, Encoder } from 'cbor-x';
 import { WIRE_LIMITS, WireError, type BatchRequest, type CheckpointSnapshot, type HeartbeatBody } from './protocol-types.ts';
 import { parseSnapshot } from './protocol-parse.ts';
+import { encodeBatchCbor } from './batch-encoder.ts';
 
 export * from './protocol-types.ts';
 export * from './protocol-parse.ts';
@@ -38,12 +39,15 @@ export * from './protocol-parse.ts';
  *
  * This file is the contract's one entry point: the vocabulary lives in
  * protocol-types.ts, the strict parsers in protocol-parse.ts, both
- * re-exported here; the encoding is below.
+ * re-exported here; the encoding is below (a batch is written by
+ * batch-encoder.ts; the service reads it with batch-decoder.ts).
  */
 
 // ---- encoding -------------------------------------------------------------------
 
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
+// Byte strings go untagged: by default cbor-x tags a Uint8Array (not a Buffer) as RFC 8746 tag 64, two bytes per
+// payload that say nothing here (every decoder gives the bytes either way).
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const decoder = new Decoder({ mapsAsObjects: true, useRecords: false });
 
 /** CBOR, then deflate (zlib format). */
@@ -70,7 +74,11 @@ export function inflateBody(bytes: Uint8Array, maxInflatedBytes: number = WIRE_L
   }
 }
 
-export const encodeBatch = (b: BatchRequest, level?: number): Uint8Array => encodeBody(b, level);
+/** A batch body: CBOR written by batch-encoder.ts (the generic encoder for a value of another shape), then deflate. */
+export function encodeBatch(b: BatchRequest, level = 6): Uint8Array {
+  const cbor = encodeBatchCbor(b);
+  return cbor === null ? encodeBody(b, level) : deflateSync(cbor, { level });
+}
 export const encodeHeartbeat = (h: HeartbeatBody): Uint8Array => encodeBody(h);
 export const encodeSnapshot = (s: CheckpointSnapshot): Uint8Array => encodeBody(s);
 export const decodeSnapshot = (body: Uint8Array): CheckpointSnapshot =>

@@ -28,7 +28,7 @@ export class OutboxReader {
     private readonly replayed: ReplayedRule,
     private maxRecords: number,
     private maxBytes: number,
-    private readonly compressionLevel: number | undefined,
+    private readonly compressionLevel: number,
   ) {}
 
   async prepare(cursor: number, now: number, build: boolean): Promise<Prepared> {

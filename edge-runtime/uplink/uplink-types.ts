@@ -55,7 +55,11 @@ export interface UplinkOptions {
    * service works on one while the next travels. 1 = strictly one at a time.
    */
   readonly maxInFlight?: number;
-  /** zlib level for batch bodies (default 6; 1 is ~3× faster for ~3 % more bytes). */
+  /**
+   * zlib level for batch bodies (default 1). Measured on window results: level 1 compresses ~4.7× faster
+   * than 6 for ~16 % more bytes (≈ 47 vs 40 B/record, against ≈ 425 as JSON); deflating was the largest
+   * cost of the uplink's own thread at 6.
+   */
   readonly compressionLevel?: number;
   /** Bandwidth cap for batches of replayed rows, in compressed wire bytes per second (default: none). */
   readonly backlogBytesPerSec?: number;

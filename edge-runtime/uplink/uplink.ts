@@ -82,7 +82,7 @@ export class Uplink {
     this.client = new CloudClient({ ...o.cloud, timer: this.timer, clock: this.clock });
     this.backoff = new Backoff({ ...o.backoff, ...(o.random !== undefined ? { random: o.random } : {}) });
     this.pacer = new Pacer(o.backlogBytesPerSec);
-    this.reader = new OutboxReader(o.store, o.cloud.gatewayId, this.replayed, o.batch?.maxRecords ?? 2000, o.batch?.maxBytes ?? 1024 * 1024, o.compressionLevel);
+    this.reader = new OutboxReader(o.store, o.cloud.gatewayId, this.replayed, o.batch?.maxRecords ?? 2000, o.batch?.maxBytes ?? 1024 * 1024, o.compressionLevel ?? 1);
     this.maxInFlight = Math.max(1, o.maxInFlight ?? 2);
   }
 
