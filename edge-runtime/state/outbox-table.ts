@@ -16,6 +16,27 @@ interface DbRow {
 }
 
 /**
+ * Moves the rows' payloads into one buffer, each row keeping a view of its
+ * bytes. A page of rows is read for the uplink on the storage worker and
+ * structured-cloned to the main thread: one buffer there is one copy,
+ * where a buffer per row (as the binding returns blobs) cost an
+ * ArrayBuffer per row to serialize, allocate and later collect on both
+ * threads.
+ */
+function sharePayloadBuffer(rows: DbRow[]): DbRow[] {
+  let total = 0;
+  for (const r of rows) total += r.payload.byteLength;
+  const shared = new Uint8Array(total);
+  let at = 0;
+  for (const r of rows) {
+    shared.set(r.payload, at);
+    r.payload = shared.subarray(at, at + r.payload.byteLength);
+    at += r.payload.byteLength;
+  }
+  return rows;
+}
+
+/**
  * Outbox rows with a strictly increasing seq per gateway (DESIGN invariant
  * 4). The next seq lives in meta (`outbox_next_seq`), written with every
  * insert, so no seq is ever handed out twice — not after acks empty the
@@ -52,7 +73,7 @@ export class OutboxTable {
     this.deleteStmt = db.prepare('DELETE FROM outbox WHERE seq = ? RETURNING priority, bytes');
     this.readStmt = db.prepare(`SELECT seq, priority, kind, series, t_start AS tStart, t_end AS tEnd, created_at_ms AS createdAtMs,
                                        bytes, payload FROM outbox WHERE seq > ? AND priority <= ? ORDER BY seq LIMIT ?`);
-    this.ackRowsStmt = db.prepare('SELECT priority, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM outbox WHERE seq <= ? GROUP BY priority');
+    this.ackRowsStmt = db.prepare('SELECT priority, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM outbox NOT INDEXED WHERE seq <= ? GROUP BY priority');
     this.ackDeleteStmt = db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.removedBeforeStmt = db.prepare('SELECT from_seq AS f, to_seq AS t FROM outbox_removed WHERE from_seq <= ? ORDER BY from_seq DESC LIMIT 1');
     this.removedAtStmt = db.prepare('SELECT from_seq AS f, to_seq AS t FROM outbox_removed WHERE from_seq = ?');
@@ -148,15 +169,18 @@ export class OutboxTable {
       throw new StateError('E_STATE_ARGUMENT', 'readOutbox: afterSeq and limit must be integers, limit ≥ 1');
     }
     const rows = this.readStmt.all(q.afterSeq, q.minPriority ?? 2, q.limit) as DbRow[];
-    if (q.maxBytes === undefined) return rows;
-    const out: OutboxRow[] = [];
-    let bytes = 0;
-    for (const r of rows) {
-      if (out.length > 0 && bytes + r.bytes > q.maxBytes) break;
-      bytes += r.bytes;
-      out.push(r);
+    let n = rows.length;
+    if (q.maxBytes !== undefined) {
+      let bytes = 0;
+      for (let i = 0; i < rows.length; i++) {
+        if (i > 0 && bytes + rows[i]!.bytes > q.maxBytes) {
+          n = i;
+          break;
+        }
+        bytes += rows[i]!.bytes;
+      }
     }
-    return out;
+    return sharePayloadBuffer(n === rows.length ? rows : rows.slice(0, n));
   }
 
   /** Trims rows ≤ uptoSeq (the cloud has them). Acks never go backwards. Call inside a transaction. */
