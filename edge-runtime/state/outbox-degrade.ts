@@ -87,6 +87,8 @@ export class OutboxDegrader {
   enforce(nowMs: number): DegradeSummary {
     const s = { merges: 0, superseded: 0, dropped: [0, 0, 0] as [number, number, number], droppedBytes: 0 };
     if (this.outbox.bytes <= this.opts.maxBytes) return s;
+    // Acked rows still on disk are the cloud's already: out first, so nothing below sees them.
+    this.outbox.trim();
     this.dropSuperseded(s);
     if (this.outbox.bytes > this.target) this.mergeAll(s, nowMs - this.opts.mergeSettleMs);
     for (const p of [2, 1, 0] as const) {

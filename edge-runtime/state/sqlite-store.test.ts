@@ -1,7 +1,9 @@
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import { SqliteStore } from './sqlite-store.ts';
+import type { OutboxInput } from './store-types.ts';
 import { makeRecords, tempDir } from './test-support.ts';
 
 /** What only the synchronous store shows (the shared behaviour is in state-store-contract.ts). */
@@ -91,6 +93,41 @@ describe('SqliteStore', () => {
     } finally {
       s.close();
     }
+  });
+
+  test('acked outbox rows leave reads and totals at once and the disk in bulk; degrade deletes them first, reopening counts right', () => {
+    const file = tmp.file('ack.db');
+    const onDisk = (): number => {
+      const raw = new Database(file, { readonly: true });
+      try {
+        return (raw.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+      } finally {
+        raw.close();
+      }
+    };
+    const row = (i: number): OutboxInput => ({ priority: 2, kind: 'late', series: `s${i % 7}`, tStart: i, tEnd: i, payload: new Uint8Array(100).fill(i & 255) });
+    const open = (maxBytes: number): SqliteStore => SqliteStore.open({ path: file, synchronous: 'NORMAL', outbox: { maxBytes, lowWaterRatio: 0.5, maxMergeSpanMs: 0, mergeSettleMs: 0, windowSpecs: {} } });
+    let s = open(1 << 30);
+    s.commitCheckpoint({ checkpointId: 1, consumedOffset: 0, nowMs: 1, stateUpserts: [], stateDeletes: [], outbox: Array.from({ length: 3000 }, (_, i) => row(i)) });
+    assert.deepEqual(s.ackOutbox(1000), { deletedRows: 1000, deletedBytes: 1000 * s.readOutbox({ afterSeq: 0, limit: 1 })[0]!.bytes });
+    assert.equal(s.outboxStats().rows, 2000);
+    assert.equal(s.readOutbox({ afterSeq: 0, limit: 10 })[0]!.seq, 1001, 'acked rows are never handed out, whatever afterSeq says');
+    assert.equal(onDisk(), 3000, 'still on disk: fewer than 20,000 seqs acked since the last delete');
+    s.close();
+    s = open(1 << 30);
+    assert.equal(s.outboxStats().rows, 2000, 'reopened: acked rows on disk are not counted');
+    assert.equal(s.outboxStats().ackedSeq, 1000);
+    s.close();
+    // Over quota: the acked rows go first (nothing to degrade for them), then the oldest raw rows.
+    s = open(150 * 1000);
+    const res = s.commitCheckpoint({ checkpointId: 2, consumedOffset: 0, nowMs: 2, stateUpserts: [], stateDeletes: [], outbox: [row(3000)] });
+    assert.equal(res.degrade.dropped[2], 2001 - s.outboxStats().rows + 1, 'only unacked rows are counted as dropped');
+    assert.ok(s.readOutbox({ afterSeq: 0, limit: 1 })[0]!.seq > 1000);
+    assert.equal(onDisk(), s.outboxStats().rows);
+    // Acking everything deletes at once (an empty outbox keeps nothing on disk).
+    s.ackOutbox(s.outboxStats().nextSeq - 1);
+    assert.equal(onDisk(), 0);
+    s.close();
   });
 
   test(':memory: works for tools and tests', () => {
