@@ -89,7 +89,10 @@ for (const scenario of [
       assert.ok(kills >= 20, `only ${kills} kills landed`);
       const fin = await runChild(db, undefined, scenario.budget);
       assert.ok(fin.done, `final run failed: ${fin.stderr}`);
-      if (scenario.budget > 0) assert.ok((fin.governor?.evictions ?? 0) > 0, `the budget forced no eviction: ${JSON.stringify(fin.governor)}`);
+      if (scenario.budget > 0) {
+        assert.ok((fin.governor?.evictions ?? 0) > 0, `the budget forced no eviction: ${JSON.stringify(fin.governor)}`);
+        assert.ok((fin.governor?.earlyCheckpoints ?? 0) > 0, `no early (checkpointMaxRows) checkpoint: ${JSON.stringify(fin.governor)}`);
+      }
       const got = await outbox(db);
       assert.equal(got.length, want.length, 'same number of outbox rows');
       assert.deepEqual(got, want);

@@ -54,6 +54,7 @@ for (let i = nextOffset - 1; i < total; i++) {
 await Promise.all(acks);
 await rt.close();
 await store.close();
-if (rt.governor !== null) say(`G ${JSON.stringify(rt.governor.stats)}`);
+// With a budget, checkpointMaxRows defaults to one row per KiB of it: early checkpoints happen between the kills too.
+if (rt.governor !== null) say(`G ${JSON.stringify({ ...rt.governor.stats, earlyCheckpoints: rt.stats.earlyCheckpoints })}`);
 cold?.close();
 say('DONE');
