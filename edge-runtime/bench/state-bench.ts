@@ -1,5 +1,6 @@
 /**
  * npm run bench:state [-- --readings N --fullReadings N --rounds R --loopSeconds S --rate R]
+ *   [--spillKeys N --spillBudgetMb M --spillCheckpointMaxRows R] [--spillOnly 1: the spill run alone]
  *
  * The storage layer's figures, through the same path the runtime uses
  * (GroupCommitLog → WorkerStateStore → storage worker → SQLite, WAL):
@@ -267,7 +268,40 @@ export async function runStateBench(opts: { readings?: number; fullReadings?: nu
   }
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** VmRSS (MB) of a plain node process running `script`: what RSS is before weir holds anything. */
+function nodeRssMb(script: string): number {
+  const r = spawnSync(process.execPath, ['-e', `${script};process.stdout.write(/VmRSS:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])`], { encoding: 'utf8', cwd: process.cwd() });
+  return r.status === 0 ? round(Number(r.stdout) / 1024, 1) : NaN;
+}
+
+/**
+ * The 1,000,000-key spill run, in its own process so that its RSS is its own — bundled and run
+ * with plain node and a gateway's heap flags, as on a board (tsx alone would add ~40 MB). Old
+ * space = the budget + 16 MB: checkpoints hold at most checkpointMaxRows encoded rows, so the heap
+ * needs little beyond the state (80 MB were needed when a checkpoint held ~100,000 rows).
+ */
+async function runSpill(): Promise<Record<string, unknown>> {
+  const budgetMb = arg('spillBudgetMb', 32);
+  const args = ['--keys', String(arg('spillKeys', 1_000_000)), '--budgetMb', String(budgetMb)];
+  const maxRows = arg('spillCheckpointMaxRows', -1);
+  if (maxRows >= 0) args.push('--checkpointMaxRows', String(maxRows));
+  const bundleDir = fs.mkdtempSync(path.join(fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url)), 'weir-spill-'));
+  const bundle = path.join(bundleDir, 'spill-bench.mjs');
+  await bundleForNode(fileURLToPath(new URL('./spill-bench.ts', import.meta.url)), bundle);
+  const spill = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${budgetMb + 16}`, '--max-semi-space-size=1', bundle, ...args], { encoding: 'utf8', cwd: process.cwd() });
+  fs.rmSync(bundleDir, { recursive: true, force: true });
+  const line = spill.stdout.split('\n').find((l) => l.startsWith('BENCH '));
+  if (spill.status !== 0 || line === undefined) throw new Error(`spill bench failed: ${spill.stderr}`);
+  process.stdout.write(spill.stderr);
+  // The floor under it, same machine, same moment: a bare node, and node with one SQLite database open.
+  const floor = { nodeBareRssMb: nodeRssMb('0'), nodeWithSqliteRssMb: nodeRssMb("new (require('better-sqlite3'))(':memory:').exec('CREATE TABLE t (a)')") };
+  process.stdout.write(`RSS floor: bare node ${floor.nodeBareRssMb} MB, node with better-sqlite3 open ${floor.nodeWithSqliteRssMb} MB\n`);
+  return { ...(JSON.parse(line.slice(6)) as Record<string, unknown>), ...floor };
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && arg('spillOnly', 0) === 1) {
+  benchLine(await runSpill());
+} else if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const r = await runStateBench({
     readings: arg('readings', 600_000),
     fullReadings: arg('fullReadings', 300_000),
@@ -283,17 +317,5 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     `event-loop delay while appending ${r.loopRateAchieved}/s and checkpointing every second: p99 ${r.loopDelayP99Ms} ms, max ${r.loopDelayMaxMs} ms (goal p99 ≤ 10 ms)\n` +
     `bytes written per reading: ${r.bytesWrittenPerReading} (${r.bytesWrittenSource}); segment payload ${r.segmentBytesPerReading} B/reading vs JSON ${r.jsonBytesPerReading} B\n`,
   );
-  // The 1,000,000-key spill run, in its own process so that its RSS is its own — bundled and run
-  // with plain node and a gateway's heap flags, as on a board (tsx alone would add ~40 MB).
-  const bundleDir = fs.mkdtempSync(path.join(fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url)), 'weir-spill-'));
-  const bundle = path.join(bundleDir, 'spill-bench.mjs');
-  await bundleForNode(fileURLToPath(new URL('./spill-bench.ts', import.meta.url)), bundle);
-  // Old space = the 32 MB budget + 16 MB: checkpoints hold at most checkpointMaxRows encoded rows, so the
-  // heap needs little beyond the state (80 MB were needed when a checkpoint held ~100,000 rows).
-  const spill = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=48', '--max-semi-space-size=1', bundle], { encoding: 'utf8', cwd: process.cwd() });
-  fs.rmSync(bundleDir, { recursive: true, force: true });
-  const line = spill.stdout.split('\n').find((l) => l.startsWith('BENCH '));
-  if (spill.status !== 0 || line === undefined) throw new Error(`spill bench failed: ${spill.stderr}`);
-  process.stdout.write(spill.stderr);
-  benchLine({ ...r, ...(JSON.parse(line.slice(6)) as Record<string, unknown>) });
+  benchLine({ ...r, ...(await runSpill()) });
 }
