@@ -17,6 +17,13 @@ export function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** V8 heap plus ArrayBuffer backing stores (typed arrays live there), after a full GC. */
+export function heapAndBuffers(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 export function round(x: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
