@@ -413,7 +413,8 @@ export class AccumulatorPool {
   }
 
   private grow(): void {
-    const cap = this.capacity * 2;
+    // 1.5×, not 2×: the unused tail is at most a third of the pool (memory is the scarce thing on a gateway).
+    const cap = Math.ceil(this.capacity * 1.5);
     const f = new Float64Array(cap * this.layout.stride);
     f.set(this.f);
     this.f = f;

@@ -242,7 +242,8 @@ export class TimeWindowOperator implements Operator<Reading, WindowResult, Named
   }
 
   private growRows(): void {
-    const n = this.rowKey.length * 2;
+    let n = this.rowKey.length;
+    while (n <= this.pool.highWater) n = Math.ceil(n * 1.5);
     const rp = new Float64Array(n);
     rp.set(this.rowPane);
     this.rowPane = rp;
