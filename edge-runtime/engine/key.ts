@@ -61,7 +61,7 @@ function internedPair(): KeyFn {
         for (const m of byMetric.values()) m.clear();
         size = 0;
       }
-      k = r.deviceId + KEY_SEP + r.metric;
+      k = [r.deviceId, r.metric].join(KEY_SEP); // one flat string: `+` would keep a cons string (24 B) in front of it
       inner.set(r.deviceId, k);
       size++;
     }
