@@ -1,6 +1,6 @@
 import type { SerializedStateError } from './state-errors.ts';
 import type {
-  AckResult, AppendResult, CheckpointInfo, CheckpointResult, LogStats, OpenReport, OutboxInput, OutboxRow, OutboxStats,
+  AckResult, AppendResult, CheckpointInfo, CheckpointResult, LogStats, OpenReport, OutboxRow, OutboxStats,
   QuarantineInput, QuarantineRow, QuarantineStats, ReadOutboxQuery, StateKey, StateStoreOptions, TrimLogOptions, TrimLogResult,
 } from './store-types.ts';
 
@@ -12,13 +12,13 @@ import type {
  */
 export interface PackedBytes {
   readonly data: Uint8Array;
-  /** End offset of each blob in data. */
-  readonly ends: readonly number[];
+  /** End offset of each blob in data (a typed array: cloned as one block, not element by element). */
+  readonly ends: Uint32Array;
 }
 
 export function packBytes(list: readonly Uint8Array[]): PackedBytes {
   let total = 0;
-  const ends: number[] = new Array(list.length);
+  const ends = new Uint32Array(list.length);
   for (let i = 0; i < list.length; i++) {
     total += list[i]!.byteLength;
     ends[i] = total;
@@ -44,6 +44,55 @@ export function unpackBytes(p: PackedBytes): Uint8Array[] {
   return out;
 }
 
+/**
+ * Many strings as one: their concatenation and the end of each (UTF-16 units). A structured clone
+ * copies one string instead of creating one heap object per string in the worker; the worker takes
+ * them out a chunk at a time (slices of `text`), so they die young.
+ */
+export interface PackedStrings {
+  readonly text: string;
+  readonly ends: Uint32Array;
+}
+
+export function packStrings(list: readonly string[]): PackedStrings {
+  const ends = new Uint32Array(list.length);
+  let total = 0;
+  for (let i = 0; i < list.length; i++) {
+    total += list[i]!.length;
+    ends[i] = total;
+  }
+  return { text: list.join(''), ends };
+}
+
+/**
+ * A column of strings with long runs of one value (the namespace of state rows, the kind of outbox
+ * rows): each run's value and the row index just after it.
+ */
+export interface PackedRuns {
+  readonly values: readonly string[];
+  readonly ends: readonly number[];
+}
+
+/** Adds `value` as the next row of `runs` (under construction). */
+export function pushRun(runs: { values: string[]; ends: number[] }, value: string): void {
+  const n = runs.values.length;
+  if (n > 0 && runs.values[n - 1] === value) runs.ends[n - 1]!++;
+  else {
+    runs.values.push(value);
+    runs.ends.push(n === 0 ? 1 : runs.ends[n - 1]! + 1);
+  }
+}
+
+/** Outbox rows, column by column. */
+export interface PackedOutbox {
+  readonly priorities: Uint8Array;
+  readonly kinds: PackedRuns;
+  readonly series: PackedStrings;
+  readonly tStart: Float64Array;
+  readonly tEnd: Float64Array;
+  readonly payloads: PackedBytes;
+}
+
 export interface PackedSegments {
   readonly firstOffsets: readonly number[];
   readonly counts: readonly number[];
@@ -61,13 +110,21 @@ export interface PackedCheckpoint {
   readonly checkpointId: number;
   readonly consumedOffset: number;
   readonly nowMs?: number;
-  readonly upsertNs: readonly string[];
-  readonly upsertKeys: readonly string[];
+  readonly upsertNs: PackedRuns;
+  readonly upsertKeys: PackedStrings;
   readonly upsertValues: PackedBytes;
   readonly deletes: readonly StateKey[];
   readonly deletePrefixes?: readonly StateKey[];
-  readonly outbox: readonly Omit<OutboxInput, 'payload'>[];
-  readonly outboxPayloads: PackedBytes;
+  readonly outbox: PackedOutbox;
+}
+
+/** The buffers of a packed checkpoint, to transfer (each was allocated for it alone). */
+export function checkpointTransferables(c: PackedCheckpoint): ArrayBuffer[] {
+  const o = c.outbox;
+  return [
+    c.upsertKeys.ends, c.upsertValues.data, c.upsertValues.ends,
+    o.priorities, o.series.ends, o.tStart, o.tEnd, o.payloads.data, o.payloads.ends,
+  ].map((a) => a.buffer as ArrayBuffer);
 }
 
 export interface PackedImport {
@@ -99,7 +156,18 @@ export interface WorkerApi {
   quarantine(entries: readonly QuarantineInput[]): { ids: number[] };
   readQuarantine(afterId: number, limit: number): QuarantineRow[];
   quarantineStats(): QuarantineStats;
+  /** The worker isolate's V8 heap (its part of the process's RSS that process.memoryUsage() does not show). */
+  heapStats(): WorkerHeapStats;
   close(): void;
+}
+
+export interface WorkerHeapStats {
+  /** Bytes: the heap's committed size, what is live in it, the largest committed size seen so far. */
+  readonly totalHeapSize: number;
+  readonly usedHeapSize: number;
+  readonly peakTotalHeapSize: number;
+  /** Bytes outside the heap held by the isolate's ArrayBuffers and strings (external memory). */
+  readonly externalMemory: number;
 }
 
 export type WorkerMethod = keyof WorkerApi;

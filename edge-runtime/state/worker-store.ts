@@ -3,8 +3,8 @@ import type { SourceRecord } from '../engine/types.ts';
 import { encodeSegment } from './segment-codec.ts';
 import { decodeRawSegment } from './sqlite-store.ts';
 import { StateError, deserializeError } from './state-errors.ts';
-import { packBytes, unpackBytes } from './worker-protocol.ts';
-import type { PackedStateRows, WorkerApi, WorkerMethod, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+import { checkpointTransferables, packBytes, packStrings, pushRun, unpackBytes } from './worker-protocol.ts';
+import type { PackedCheckpoint, PackedStateRows, WorkerApi, WorkerHeapStats, WorkerMethod, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 import type {
   AckResult, AppendResult, CheckpointInfo, CheckpointInput, CheckpointResult, ImportCheckpointInput, LogSegment, LogStats, OpenReport,
   OutboxRow, OutboxStats, QuarantineInput, QuarantineRow, QuarantineStats, ReadOptions, ReadOutboxQuery, StateKey,
@@ -120,30 +120,13 @@ export class WorkerStateStore implements StateStore {
   }
 
   commitCheckpoint(input: CheckpointInput): Promise<CheckpointResult> {
-    const n = input.stateUpserts.length;
-    const upsertNs: string[] = new Array(n);
-    const upsertKeys: string[] = new Array(n);
-    const values: Uint8Array[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = input.stateUpserts[i]!;
-      upsertNs[i] = r.ns;
-      upsertKeys[i] = r.key;
-      values[i] = r.value;
+    let packed: PackedCheckpoint;
+    try {
+      packed = packCheckpoint(input);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const upsertValues = packBytes(values);
-    const outboxPayloads = packBytes(input.outbox.map((o) => o.payload));
-    return this.call('commitCheckpoint', [{
-      checkpointId: input.checkpointId,
-      consumedOffset: input.consumedOffset,
-      ...(input.nowMs === undefined ? {} : { nowMs: input.nowMs }),
-      upsertNs,
-      upsertKeys,
-      upsertValues,
-      deletes: input.stateDeletes.map((d) => ({ ns: d.ns, key: d.key })),
-      deletePrefixes: (input.stateDeletePrefixes ?? []).map((d) => ({ ns: d.ns, key: d.key })),
-      outbox: input.outbox.map((o) => ({ priority: o.priority, kind: o.kind, series: o.series, tStart: o.tStart, tEnd: o.tEnd })),
-      outboxPayloads,
-    }], [upsertValues.data.buffer as ArrayBuffer, outboxPayloads.data.buffer as ArrayBuffer]);
+    return this.call('commitCheckpoint', [packed], checkpointTransferables(packed));
   }
 
   importCheckpoint(input: ImportCheckpointInput): Promise<void> {
@@ -214,12 +197,67 @@ export class WorkerStateStore implements StateStore {
     return this.call('quarantineStats', []);
   }
 
+  /** The storage worker's own V8 heap (not in process.memoryUsage()), for metrics and benchmarks. */
+  workerHeap(): Promise<WorkerHeapStats> {
+    return this.call('heapStats', []);
+  }
+
   async close(): Promise<void> {
     if (this.dead !== null) return;
     await this.call('close', []);
     this.dead = new StateError('E_STATE_CLOSED', 'store is closed');
     await this.worker.terminate();
   }
+}
+
+/**
+ * A checkpoint as columns: the keys and outbox series as one string each, the values and payloads
+ * as one buffer each, numbers in typed arrays. Cloning it into the worker then creates a handful of
+ * objects there instead of several per row (30,000 keys a second made the worker's heap grow to
+ * 20 MB and more; see storage-worker.ts for how it is read back a chunk at a time).
+ */
+export function packCheckpoint(input: CheckpointInput): PackedCheckpoint {
+  const n = input.stateUpserts.length;
+  const ns = { values: [] as string[], ends: [] as number[] };
+  const keys: string[] = new Array(n);
+  const values: Uint8Array[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = input.stateUpserts[i]!;
+    pushRun(ns, r.ns);
+    keys[i] = r.key;
+    values[i] = r.value;
+  }
+  const m = input.outbox.length;
+  const priorities = new Uint8Array(m);
+  const kinds = { values: [] as string[], ends: [] as number[] };
+  const series: string[] = new Array(m);
+  const tStart = new Float64Array(m);
+  const tEnd = new Float64Array(m);
+  const payloads: Uint8Array[] = new Array(m);
+  for (let i = 0; i < m; i++) {
+    const o = input.outbox[i]!;
+    if (o.priority !== 0 && o.priority !== 1 && o.priority !== 2) {
+      // As OutboxTable would refuse it, before a byte could not carry it.
+      throw new StateError('E_STATE_ARGUMENT', `outbox priority must be 0, 1 or 2, got ${String(o.priority)}`);
+    }
+    priorities[i] = o.priority;
+    pushRun(kinds, o.kind);
+    series[i] = o.series;
+    tStart[i] = o.tStart;
+    tEnd[i] = o.tEnd;
+    payloads[i] = o.payload;
+  }
+  return {
+    checkpointId: input.checkpointId,
+    consumedOffset: input.consumedOffset,
+    ...(input.nowMs === undefined ? {} : { nowMs: input.nowMs }),
+    upsertNs: ns,
+    upsertKeys: packStrings(keys),
+    upsertValues: packBytes(values),
+    deletes: input.stateDeletes.map((d) => ({ ns: d.ns, key: d.key })),
+    deletePrefixes: (input.stateDeletePrefixes ?? []).map((d) => ({ ns: d.ns, key: d.key })),
+    outbox: { priorities, kinds, series: packStrings(series), tStart, tEnd, payloads: packBytes(payloads) },
+  };
 }
 
 /**
