@@ -13,10 +13,9 @@
  * its frames reach the Ingestor as one batch (see ingest-flow.ts). See ingest-flow.ts for backpressure and
  * topic-acl.ts for what devices may publish and subscribe to.
  *
- * What aedes still does per message after the hook: route it through its
- * in-memory matcher (no subscriber can match telemetry, so nothing is
- * forwarded or queued); measured in `npm run bench:ingest` against a bare
- * aedes as the raw ceiling.
+ * aedes does not route a device's telemetry after the hook (no subscriber
+ * can match it: see skipTelemetryRouting); `npm run bench:ingest` measures
+ * the rest against a bare aedes as the raw ceiling.
  */
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
@@ -76,6 +75,8 @@ export interface BrokerCounters {
   /** QoS 2 retransmissions of a message already made durable (not ingested twice). */
   qos2Duplicates: number;
   commandsPublished: number;
+  /** Device publishes that aedes did not route, having no possible subscriber (see skipTelemetryRouting). */
+  routingSkipped: number;
 }
 
 export interface BrokerMetrics {
@@ -116,7 +117,7 @@ export class EmbeddedBroker {
   readonly counters: BrokerCounters = {
     connectionsNow: 0, connectionsTotal: 0, connectionsRefused: 0, v5Refused: 0, tlsErrors: 0, wsErrors: 0,
     oversizedPackets: 0, malformedPackets: 0, clientErrors: 0, subscriptionsGranted: 0, subscriptionsDenied: 0, forbiddenPublishes: 0,
-    willsIgnored: 0, retainIgnored: 0, qos2Duplicates: 0, commandsPublished: 0,
+    willsIgnored: 0, retainIgnored: 0, qos2Duplicates: 0, commandsPublished: 0, routingSkipped: 0,
   };
   readonly flow: IngestFlow;
   readonly acl: TopicAcl;
@@ -151,6 +152,7 @@ export class EmbeddedBroker {
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
     });
     this.broker = broker;
+    this.skipTelemetryRouting(broker);
     // aedes emits 'error' for persistence failures; unhandled, that would end the process.
     (broker as unknown as NodeJS.EventEmitter).on('error', (e: Error) => this.logger.log('error', 'mqtt broker error', { error: e.message }));
     broker.on('clientError', (client: Client, e: Error) => this.onClientError(client, e));
@@ -173,6 +175,26 @@ export class EmbeddedBroker {
     this.listeners = listeners;
     this.logger.log('info', 'mqtt broker listening', { host: listen.host ?? '127.0.0.1', ...ports, auth: this.opts.auth === 'anonymous' ? 'anonymous' : 'credentials' });
     return ports;
+  }
+
+  /**
+   * A device's telemetry PUBLISH is done once the Ingestor has it (authorizePublish): aedes would
+   * still route each one (a Packet copy, its topic split and matched, the `publish` event) to find
+   * that nothing can match it — no client may subscribe to device topics (topic-acl.ts) and the
+   * gateway subscribes to none in-process. So publishes from a client to a topic the ACL calls
+   * 'ingest' end here; `$` topics, commands (publishCommand: no client) and everything else are routed.
+   */
+  private skipTelemetryRouting(broker: Aedes): void {
+    const b = broker as unknown as { publish(packet: PublishPacket, client: unknown, done?: (e?: Error | null) => void): void };
+    const route = b.publish.bind(broker);
+    b.publish = (packet, client, done) => {
+      if (client !== null && typeof client === 'object' && this.acl.publish(packet.topic) === 'ingest') {
+        this.counters.routingSkipped++;
+        done?.(null);
+        return;
+      }
+      route(packet, client, done);
+    };
   }
 
   metrics(): BrokerMetrics {
