@@ -2,7 +2,7 @@
  * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
  *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --tsx
  *                          --target-args "--pending N --batch N --checkpoint-ms N --checkpoint-max-rows N"
- *                          --qos 0,1]
+ *                          --qos 0,1 --prebuilt DIR --weir-only]
  *
  * MQTT ingest, all on 127.0.0.1, in one run, publishers and the process under
  * test each a child process (so the gateway's RSS and CPU are its own):
@@ -36,6 +36,7 @@
  * for V8's defaults). The machine is shared, so raw and weir runs alternate,
  * `rounds` times, and each figure is the median of its rounds.
  */
+import { join } from 'node:path';
 import { arg, benchLine, median, round } from './bench-util.ts';
 import { Publisher, Target, cpuSec, publishers, rssOf, sleep, useBundle } from './ingest/bench-procs.ts';
 import { bundleTarget } from './ingest/bundle-target.ts';
@@ -57,10 +58,16 @@ const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-siz
 const qosList = opt('qos', '0,1').split(',');
 /** Extra arguments for the weir target (ingest/bench-target.ts), e.g. "--pending 100000" for an A/B run. */
 const targetArgs = opt('target-args', '').split(' ').filter((a) => a !== '');
+/** `--weir-only`: skip the raw ceiling (quick A/B of weir alone; the ratios are then null). */
+const weirOnly = process.argv.includes('--weir-only');
 const withQos0 = qosList.includes('0');
 const withQos1 = qosList.includes('1');
 const log = (s: string): boolean => process.stderr.write(s + '\n');
-if (!process.argv.includes('--tsx')) {
+/** `--prebuilt DIR`: use a bundle built earlier (bench-target.mjs + storage-worker.mjs in DIR, under node_modules) for an A/B against older code. */
+const prebuilt = opt('prebuilt', '');
+if (prebuilt !== '') {
+  useBundle({ target: join(prebuilt, 'bench-target.mjs'), worker: join(prebuilt, 'storage-worker.mjs') });
+} else if (!process.argv.includes('--tsx')) {
   const t0 = performance.now();
   useBundle(await bundleTarget());
   log(`bundled the target in ${Math.round(performance.now() - t0)} ms`);
@@ -72,6 +79,7 @@ interface PhaseResult {
   cpuPublishersPct: number;
   final: Record<string, number | null>;
   hwmMb: number;
+  rssMedianMb: number;
 }
 
 async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseResult> {
@@ -88,7 +96,12 @@ async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseR
   const r0 = target.stats.readings!;
   const w0 = performance.now();
   const c0 = { target: cpuSec(target.proc.pid!), pubs: pubs.reduce((a, p) => a + cpuSec(p.proc.pid!), 0) };
-  await sleep(seconds * 1000);
+  // RSS sampled every 500 ms over the window (steadier for an A/B than the peak, which one GC can move).
+  const rssSamples: number[] = [];
+  for (const end = performance.now() + seconds * 1000; performance.now() < end;) {
+    await sleep(Math.min(500, end - performance.now()));
+    rssSamples.push(rssOf(target.proc.pid!).rss);
+  }
   // STATS lines come every 500 ms: take the window between two of them.
   const r1 = target.stats.readings!;
   const dt = (performance.now() - w0) / 1000;
@@ -102,8 +115,9 @@ async function phase(mode: 'raw' | 'weir', qos: 0 | 1, rate = 0): Promise<PhaseR
     cpuPublishersPct: Math.round(((c1.pubs - c0.pubs) / dt) * 100),
     final,
     hwmMb: round(Math.max(hwmMb, Number(final.hwm ?? 0)), 1),
+    rssMedianMb: round(median(rssSamples), 1),
   };
-  log(`${mode} qos${qos}${rate > 0 ? ` @${rate}/s` : ''}: ${res.readingsPerSec} readings/s, cpu target ${res.cpuTargetPct}% publishers ${res.cpuPublishersPct}%, peak rss ${res.hwmMb} MB ${JSON.stringify(final)}`);
+  log(`${mode} qos${qos}${rate > 0 ? ` @${rate}/s` : ''}: ${res.readingsPerSec} readings/s, cpu target ${res.cpuTargetPct}% publishers ${res.cpuPublishersPct}%, peak rss ${res.hwmMb} MB, median rss ${res.rssMedianMb} MB ${JSON.stringify(final)}`);
   return res;
 }
 
@@ -111,11 +125,11 @@ const runs: Record<'rawQ0' | 'weirQ0' | 'rawQ1' | 'weirQ1', PhaseResult[]> = { r
 for (let r = 0; r < rounds; r++) {
   log(`round ${r + 1} of ${rounds}`);
   if (withQos0) {
-    runs.rawQ0.push(await phase('raw', 0));
+    if (!weirOnly) runs.rawQ0.push(await phase('raw', 0));
     runs.weirQ0.push(await phase('weir', 0));
   }
   if (withQos1) {
-    runs.rawQ1.push(await phase('raw', 1));
+    if (!weirOnly) runs.rawQ1.push(await phase('raw', 1));
     runs.weirQ1.push(await phase('weir', 1));
   }
 }
@@ -159,5 +173,6 @@ benchLine({
   runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => x.readingsPerSec)])),
   cpuPct: { rawQos0: cpu(runs.rawQ0), weirQos0: cpu(runs.weirQ0), rawQos1: cpu(runs.rawQ1), weirQos1: cpu(runs.weirQ1) },
   weirPeakRssMbByRun: weirHwm,
+  weirMedianRssMbByRun: [...runs.weirQ0, ...runs.weirQ1].map((x) => x.rssMedianMb),
   node: process.version,
 });

@@ -1,6 +1,6 @@
 /**
  * npm run bench:peer-nodered [-- --devices 10000 --step 5 --settle 2 --publishers 2
- *                                 --rates 5000,10000,... --keep 0.95 --nodered-dir DIR --node-flags "..."]
+ *                                 --rates 5000,10000,... --keep 0.95 --nodered-dir DIR --node-flags "..." --prebuilt DIR]
  *
  * What gateway users pick instead of weir, doing the same work on the same
  * machine in the same run: Node-RED 4 (installed into a temporary folder with
@@ -192,7 +192,9 @@ red.kill('SIGTERM');
 await once(red, 'exit');
 
 // ---- weir ----
-useBundle(await bundleTarget());
+// `--prebuilt DIR`: a bundle built earlier (bench-target.mjs + storage-worker.mjs), for an A/B against older code.
+const prebuilt = opt('prebuilt', '');
+useBundle(prebuilt !== '' ? { target: join(prebuilt, 'bench-target.mjs'), worker: join(prebuilt, 'storage-worker.mjs') } : await bundleTarget());
 const target = await Target.start('weir', ['--synchronous', 'FULL'], nodeFlags);
 const weir = await ramp('weir', target.url, () => target.stats.readings ?? 0, target.proc.pid!);
 const final = await target.stop();

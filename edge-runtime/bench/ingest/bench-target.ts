@@ -41,12 +41,15 @@ const { values, positionals } = parseArgs({
     db: { type: 'string' },
     topic: { type: 'string', default: 'weir/+/telemetry' },
     'max-in-flight': { type: 'string' },
+    'max-in-flight-per-connection': { type: 'string' },
     'batch': { type: 'string' },
     pending: { type: 'string' },
     /** Checkpoint interval, ms (default 1,000, as the gateway ships). */
     'checkpoint-ms': { type: 'string', default: '1000' },
     'checkpoint-max-rows': { type: 'string' },
     'local-store': { type: 'boolean' },
+    /** SQLite page cache of the store, KiB (default: the store's). */
+    'cache-kib': { type: 'string' },
     /** Readings remembered for de-duplication, as the gateway's ingest.dedupWindow (0 = off). */
     'dedup-window': { type: 'string', default: String(DEFAULT_DEDUP_WINDOW) },
     /** The storage worker entry when this file runs bundled (a .mjs beside it). */
@@ -94,9 +97,11 @@ if (mode === 'raw') {
   finish = async () => stats();
 } else if (mode === 'weir') {
   const dir = mkdtempSync(join(tmpdir(), 'weir-ingest-bench-'));
-  const store = values['local-store'] === true ? await LocalStateStore.open({ path: values.db ?? join(dir, 'gw.db'), synchronous: values.synchronous as Durability }) : await WorkerStateStore.open({
+  const cache = values['cache-kib'] === undefined ? {} : { cacheSizeKiB: Number(values['cache-kib']) };
+  const store = values['local-store'] === true ? await LocalStateStore.open({ path: values.db ?? join(dir, 'gw.db'), synchronous: values.synchronous as Durability, ...cache }) : await WorkerStateStore.open({
     path: values.db ?? join(dir, 'gw.db'),
     synchronous: values.synchronous as Durability,
+    ...cache,
     ...(values.worker === undefined ? {} : { workerUrl: pathToFileURL(values.worker) }),
   });
   const plan = pipeline('mean-10s').watermark({ maxOutOfOrder: '2s' }).keyBy('deviceId', 'metric').tumbling('10s').aggregate('mean').build();
@@ -136,6 +141,7 @@ if (mode === 'raw') {
     ingestor,
     auth: 'anonymous',
     ...(values['max-in-flight'] === undefined ? {} : { maxInFlight: Number(values['max-in-flight']), maxInFlightPerConnection: Math.max(1, Math.floor(Number(values['max-in-flight']) / 4)) }),
+    ...(values['max-in-flight-per-connection'] === undefined ? {} : { maxInFlightPerConnection: Number(values['max-in-flight-per-connection']) }),
     onOutcome: (frame, outcome) => {
       if (outcome.kind !== 'accepted' || (++n & 63) !== 0) return;
       const ts = (JSON.parse(Buffer.from(frame.payload).toString()) as { ts: number }).ts;
@@ -146,17 +152,28 @@ if (mode === 'raw') {
   const ports = await broker.start({ port: 0 });
   say(`PORT ${ports.tcp}`);
   const rt = runtime;
+  // The storage worker's own V8 heap (committed, MB): last sample and the largest seen.
+  const worker = { heapMb: 0, heapPeakMb: 0 };
+  const heapTimer = store instanceof WorkerStateStore
+    ? setInterval(() => {
+      store.workerHeap().then((h) => {
+        worker.heapMb = Math.round(h.totalHeapSize / 104857.6) / 10;
+        worker.heapPeakMb = Math.round(h.peakTotalHeapSize / 104857.6) / 10;
+      }, () => {});
+    }, 250)
+    : null;
   stats = () => {
     const f = broker.flow.counters;
     return {
       readings: f.readings, frames: f.frames, quarantined: f.quarantined, processedOffset: rt.stats.processedOffset,
       checkpoints: rt.stats.checkpoints, lastCheckpointMs: Math.round(rt.stats.lastCheckpointMs), pauses: f.pauses, inFlight: f.inFlight, waitingForLog: f.waitingForLog, pausedMs: Math.round(broker.flow.pausedMsNow()),
-      stateBytes: rt.stateBytes(), ...rssMb(),
+      stateBytes: rt.stateBytes(), workerHeapMb: worker.heapMb, workerHeapPeakMb: worker.heapPeakMb, ...rssMb(),
     };
   };
   finish = async () => {
     const out = { ...stats(), latencySamples: committed.length, durableP50Ms: pct(durable, 50), durableP99Ms: pct(durable, 99), committedP50Ms: pct(committed, 50), committedP99Ms: pct(committed, 99) };
     const outbox = await store.outboxStats();
+    if (heapTimer !== null) clearInterval(heapTimer);
     await broker.close(2000);
     ingestor.flush();
     await rt.close();

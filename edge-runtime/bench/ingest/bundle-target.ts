@@ -13,8 +13,7 @@ import { rollup, type RollupOptions, type OutputOptions } from 'rollup';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-export async function bundleTarget(): Promise<{ target: string; worker: string }> {
-  const out = join(root, 'node_modules', '.cache', 'weir-bench');
+export async function bundleTarget(out = join(root, 'node_modules', '.cache', 'weir-bench')): Promise<{ target: string; worker: string }> {
   mkdirSync(out, { recursive: true });
   const configs = (await import(pathToFileURL(join(root, 'rollup.config.mjs')).href) as { default: (RollupOptions & { output: OutputOptions })[] }).default;
   const base = configs[0]!;
