@@ -45,11 +45,18 @@ export function useBundle(b: { target: string; worker: string } | null): void {
   bundled = b;
 }
 
+/** Environment added to every child (default: what weir's systemd unit sets, MALLOC_ARENA_MAX=2). */
+let childEnv: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2' };
+
+export function useChildEnv(env: NodeJS.ProcessEnv): void {
+  childEnv = env;
+}
+
 function start(script: string, args: string[], nodeArgs: string[] = []): ChildProcess {
   const argv = script === 'bench-target.ts' && bundled !== null
     ? [...nodeArgs, bundled.target, ...args, ...(args[0] === 'weir' ? ['--worker', bundled.worker] : [])]
     : [...nodeArgs, '--import', 'tsx', join(here, script), ...args];
-  const c = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...childEnv } });
   live.add(c);
   c.on('exit', () => live.delete(c));
   return c;
