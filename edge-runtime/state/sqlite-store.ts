@@ -304,13 +304,9 @@ export class SqliteStore {
       for (const chunk of input.stateUpserts) this.checkpoints.writeState(chunk, []);
       this.checkpoints.writeState([], input.stateDeletes);
       hook?.('state');
+      // Each insert persists nextSeq; with no chunk it did not change, so there is nothing to persist.
       const firstSeq = this.outbox.nextSeq;
-      let none = true;
-      for (const chunk of input.outbox) {
-        this.outbox.insert(chunk, now);
-        none = false;
-      }
-      if (none) this.outbox.insert([], now);
+      for (const chunk of input.outbox) this.outbox.insert(chunk, now);
       const seqs = { firstSeq, lastSeq: this.outbox.nextSeq - 1 };
       this.checkpoints.setCheckpoint(input.checkpointId, input.consumedOffset, now);
       hook?.('outbox');
