@@ -30,6 +30,7 @@ import { IngestFlow, type ConnectionFlow, type FlowCounters, type FlowLimits, ty
 import { LogLimiter } from './log-limiter.ts';
 import { MqttIngestError } from './mqtt-errors.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
+import './packet-numbers.ts';
 import { TopicAcl } from './topic-acl.ts';
 
 export interface EmbeddedBrokerOptions extends FlowLimits {

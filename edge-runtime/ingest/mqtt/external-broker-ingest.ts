@@ -34,6 +34,7 @@ import type { IngestOutcome, RawFrame } from '../ingestor.ts';
 import { IngestFlow, type ConnectionFlow, type FlowCounters, type FlowLimits, type IngestSink } from './ingest-flow.ts';
 import { LogLimiter } from './log-limiter.ts';
 import { MqttIngestError } from './mqtt-errors.ts';
+import './packet-numbers.ts';
 
 export interface ExternalBrokerOptions extends FlowLimits {
   /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. Credentials in it are never logged. */
