@@ -15,7 +15,9 @@ import { tempDir } from '../edge-runtime/state/test-support.ts';
 import { GatewayRuntime } from '../edge-runtime/runtime/gateway-runtime.ts';
 import { parsePipelineFile } from '../edge-runtime/pipeline/parse.ts';
 import { ManualClock, type SourceRecord } from '../edge-runtime/engine/types.ts';
-import type { CheckpointInput, CheckpointResult, StateStore } from '../edge-runtime/state/store-types.ts';
+import type { CheckpointResult, StateStore } from '../edge-runtime/state/store-types.ts';
+import { checkpointChunks } from '../edge-runtime/state/checkpoint-columns.ts';
+import type { PackedCheckpoint } from '../edge-runtime/state/worker-protocol.ts';
 import { ManualTimer } from '../cloud-sync/clock.ts';
 import { startTestCloud, type Backend, type TestCloud } from './support/cloud-harness.ts';
 import { drainWithRetries, uplinkFor } from './support/outbox-fill.ts';
@@ -55,10 +57,11 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       // What the runtime committed, row by row, as it committed it.
       const expected: { seq: number; kind: string; payload: string }[] = [];
       const recording: StateStore = Object.assign(Object.create(store) as StateStore, {
-        commitCheckpoint: async (input: CheckpointInput): Promise<CheckpointResult> => {
-          const r = await store.commitCheckpoint(input);
-          assert.equal(r.lastSeq - r.firstSeq + 1, input.outbox.length);
-          input.outbox.forEach((o, i) => expected.push({ seq: r.firstSeq + i, kind: o.kind, payload: Buffer.from(o.payload).toString('base64') }));
+        commitPackedCheckpoint: async (c: PackedCheckpoint): Promise<CheckpointResult> => {
+          const outbox = [...checkpointChunks(c).outbox].flat();
+          const r = await store.commitPackedCheckpoint(c);
+          assert.equal(r.lastSeq - r.firstSeq + 1, outbox.length);
+          outbox.forEach((o, i) => expected.push({ seq: r.firstSeq + i, kind: o.kind, payload: Buffer.from(o.payload).toString('base64') }));
           return r;
         },
       });

@@ -21,6 +21,7 @@ import { defaultCheckpointMaxRows } from '../runtime/gateway-runtime.ts';
 import { SqliteColdStores } from '../state/cold-store.ts';
 import { arg, benchLine, round } from './bench-util.ts';
 import { Encoder } from 'cbor-x';
+import { OutboxColumns, StateColumns, sealCheckpoint } from '../state/checkpoint-columns.ts';
 
 const cbor = new Encoder({ useRecords: false });
 const KEYS = arg('keys', 1_000_000);
@@ -49,6 +50,7 @@ try {
   let n = 0;
   let checkpoints = 0;
   let largest = 0;
+  let sizeHint: { count: number; bytes: number } | undefined;
   // Where the memory is when RSS peaks (sampled after each batch and each checkpoint): V8 heap, off-heap buffers, the rest (native: SQLite, code).
   let atPeak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
   let anonAtPeak = 0;
@@ -69,10 +71,13 @@ try {
     // A checkpoint every ~100,000 readings (a second of ingest at 100k/s), or earlier once the
     // operator holds checkpointMaxRows changed rows, as GatewayRuntime does.
     if (++n % 25 === 0 || (MAX_ROWS > 0 && op.deltaSize() >= MAX_ROWS)) {
-      // As doCheckpoint does: each changed row CBOR-encoded as the operator hands it out, all held until the commit.
-      const rows: { ns: string; key: string; value: Uint8Array }[] = [];
-      op.drainDelta((key, v) => void rows.push({ ns: 'spill/1', key, value: cbor.encode(v) }));
-      deltaRows += rows.length;
+      // As doCheckpoint does: each changed row CBOR-encoded into the checkpoint's columns as the
+      // operator hands it out, then sealed into the form that crosses to the storage worker.
+      const rows = new StateColumns(sizeHint);
+      op.drainDelta((key, v) => rows.push('spill/1', key, cbor.encode(v)));
+      sizeHint = rows.sizeHint();
+      const sealed = sealCheckpoint({ checkpointId: checkpoints + 1, consumedOffset: n }, rows, new OutboxColumns(), [], []);
+      deltaRows += sealed.upsertKeys.ends.length;
       checkpoints++;
       largest = Math.max(largest, rows.length);
       sample();

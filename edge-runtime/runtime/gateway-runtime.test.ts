@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStateStore } from '../state/local-store.ts';
-import type { CheckpointInput, StateStore } from '../state/store-types.ts';
+import type { StateStore } from '../state/store-types.ts';
+import type { PackedCheckpoint } from '../state/worker-protocol.ts';
 import { StateError } from '../state/state-errors.ts';
 import { GatewayRuntime, type RuntimeOptions } from './gateway-runtime.ts';
 import { MemoryColdStore } from '../engine/keyed-state.ts';
@@ -108,12 +109,12 @@ describe('GatewayRuntime', () => {
     const inner = await LocalStateStore.open({ path: db });
     let failNext = false;
     const store: StateStore = Object.assign(Object.create(inner) as StateStore, {
-      commitCheckpoint: (c: CheckpointInput) => {
+      commitPackedCheckpoint: (c: PackedCheckpoint) => {
         if (failNext) {
           failNext = false;
           return Promise.reject(new StateError('E_DISK_FULL', 'database or disk is full'));
         }
-        return inner.commitCheckpoint(c);
+        return inner.commitPackedCheckpoint(c);
       },
     });
     const logger = memoryLogger();
@@ -145,9 +146,9 @@ describe('GatewayRuntime', () => {
       const inner = await LocalStateStore.open({ path });
       const upserts: number[] = [];
       const store: StateStore = Object.assign(Object.create(inner) as StateStore, {
-        commitCheckpoint: (c: CheckpointInput) => {
-          upserts.push(c.stateUpserts.length);
-          return inner.commitCheckpoint(c);
+        commitPackedCheckpoint: (c: PackedCheckpoint) => {
+          upserts.push(c.upsertKeys.ends.length);
+          return inner.commitPackedCheckpoint(c);
         },
       });
       const rt = await GatewayRuntime.start({

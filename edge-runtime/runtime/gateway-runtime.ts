@@ -3,7 +3,8 @@ import type { Clock, SourceRecord } from '../engine/types.ts';
 import { systemClock } from '../engine/types.ts';
 import type { PipelinePlan } from '../pipeline/plan.ts';
 import { compilePipeline, type CompiledPipeline, type CompileOptions } from '../pipeline/compile.ts';
-import type { CheckpointResult, OutboxInput, StateKey, StateRow, StateStore } from '../state/store-types.ts';
+import type { CheckpointResult, StateKey, StateRow, StateStore } from '../state/store-types.ts';
+import { OutboxColumns, StateColumns, sealCheckpoint } from '../state/checkpoint-columns.ts';
 import type { AnyOperator, NamedState } from '../engine/operator.ts';
 import { isKeyedState, type ColdStore, type KeyedStateOperator } from '../engine/keyed-state.ts';
 import { MemoryGovernor, type MemoryBudget } from './memory-governor.ts';
@@ -99,7 +100,10 @@ export class GatewayRuntime {
   private readonly logger: Logger;
   private readonly probe: (point: RuntimeProbe, detail: number) => void;
   private log!: GroupCommitLog;
-  private pending: OutboxInput[] = [];
+  /** Outbox rows produced since the last checkpoint, as columns (no object per row waits for the commit). */
+  private pending = new OutboxColumns();
+  /** The last checkpoint's state rows and bytes: the next one's columns are sized for about as many. */
+  private stateSizeHint: { count: number; bytes: number } | undefined = undefined;
   private checkpointId = 0;
   private checkpointedOffset = 0; // log offsets start at 1
   private chain: Promise<unknown> = Promise.resolve();
@@ -300,34 +304,39 @@ export class GatewayRuntime {
     const id = this.checkpointId + 1;
     const t0 = performance.now();
     // Barrier: state and outbox are captured together, synchronously, at `offset`.
-    let stateUpserts: StateRow[] = [];
+    // Each changed row is encoded and copied into the columns as the operator hands it out.
+    let state = new StateColumns(this.stateSizeHint);
     let stateDeletePrefixes: StateKey[] = this.dropNamespaces;
     this.dropNamespaces = [];
     for (const p of this.pipelines) {
-      stateUpserts.push({ ns: p.plan.name, key: PLAN, value: cbor.encode(fingerprint(p)) });
+      state.push(p.plan.name, PLAN, cbor.encode(fingerprint(p)));
       p.runner.operators.forEach((op, i) => {
         const ns = nsOf(p, i);
         if (isKeyedState(op)) {
-          // Encoded as handed out: the row objects die young instead of all living until the commit.
-          const d = op.drainDelta((key, v) => void stateUpserts.push({ ns, key, value: cbor.encode(v) }));
+          const d = op.drainDelta((key, v) => state.push(ns, key, cbor.encode(v)));
           for (const key of d.deletePrefixes) stateDeletePrefixes.push({ ns, key });
         } else {
-          stateUpserts.push({ ns, key: FULL, value: cbor.encode(op.snapshot()) });
+          state.push(ns, FULL, cbor.encode(op.snapshot()));
         }
       });
     }
-    if (this.carry !== null) ({ upserts: stateUpserts, prefixes: stateDeletePrefixes } = mergeCarry(this.carry, stateUpserts, stateDeletePrefixes));
+    if (this.carry !== null) {
+      const merged = mergeCarry(this.carry, state.rows(), stateDeletePrefixes);
+      state = StateColumns.of(merged.upserts);
+      stateDeletePrefixes = merged.prefixes;
+    }
+    this.stateSizeHint = state.sizeHint();
     const outbox = this.pending;
-    this.pending = [];
+    this.pending = new OutboxColumns();
     this.probe('checkpoint-begin', id);
     let res: CheckpointResult;
     try {
-      res = await this.opts.store.commitCheckpoint({ checkpointId: id, consumedOffset: offset, stateUpserts, stateDeletes: [], stateDeletePrefixes, outbox, nowMs: this.clock.now() });
+      res = await this.opts.store.commitPackedCheckpoint(sealCheckpoint({ checkpointId: id, consumedOffset: offset, nowMs: this.clock.now() }, state, outbox, [], stateDeletePrefixes));
       this.carry = null;
     } catch (e) {
       // Nothing of it was committed (e.g. E_DISK_FULL). Operators already handed out their
       // changes, so keep them for the next attempt; the outbox rows go back in front, in order.
-      this.carry = { upserts: stateUpserts, prefixes: stateDeletePrefixes };
+      this.carry = { upserts: state.rows(), prefixes: stateDeletePrefixes };
       this.pending = outbox.concat(this.pending);
       this.stats.failedCheckpoints++;
       this.logger.log('error', 'checkpoint failed; will retry', { checkpointId: id, code: (e as { code?: string }).code, error: (e as Error).message });

@@ -1,5 +1,6 @@
 import type { SourceRecord } from '../engine/types.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
+import type { PackedCheckpoint } from './worker-protocol.ts';
 import type {
   AckResult, AppendResult, CheckpointInfo, CheckpointInput, CheckpointResult, ImportCheckpointInput, LogSegment, LogStats, OpenReport,
   OutboxRow, OutboxStats, QuarantineInput, QuarantineRow, QuarantineStats, ReadOptions, ReadOutboxQuery, StateRow,
@@ -42,6 +43,10 @@ export class LocalStateStore implements StateStore {
 
   async commitCheckpoint(input: CheckpointInput): Promise<CheckpointResult> {
     return this.sync.commitCheckpoint(input);
+  }
+
+  async commitPackedCheckpoint(c: PackedCheckpoint): Promise<CheckpointResult> {
+    return this.sync.commitPackedCheckpoint(c);
   }
 
   async importCheckpoint(input: ImportCheckpointInput): Promise<void> {

@@ -15,6 +15,8 @@ import { OutboxDegrader } from './outbox-degrade.ts';
 import { CountersTable } from './counters-table.ts';
 import { QuarantineTable } from './quarantine-table.ts';
 import { mergePlan, type MergeOutput } from './window-merge.ts';
+import { checkpointChunks } from './checkpoint-columns.ts';
+import type { PackedCheckpoint } from './worker-protocol.ts';
 import type {
   AckResult, AppendResult, CheckpointInfo, CheckpointInput, CheckpointResult, Durability, ImportCheckpointInput, LogSegment, LogStats, OpenReport,
   OutboxInput, OutboxRow, OutboxStats, QuarantineInput, QuarantineRow, QuarantineStats, RawSegment, ReadOutboxQuery,
@@ -278,6 +280,11 @@ export class SqliteStore {
 
   commitCheckpoint(input: CheckpointInput): CheckpointResult {
     return this.commitCheckpointChunks({ ...input, stateUpserts: [input.stateUpserts], outbox: [input.outbox] });
+  }
+
+  /** commitCheckpoint of a checkpoint built as columns (see checkpoint-columns.ts), its rows read back a chunk at a time. */
+  commitPackedCheckpoint(c: PackedCheckpoint): CheckpointResult {
+    return this.commitCheckpointChunks(checkpointChunks(c));
   }
 
   /**

@@ -3,8 +3,8 @@ import { parentPort } from 'node:worker_threads';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
 import { StateError, serializeError } from './state-errors.ts';
 import { packBytes, transferablesOf, unpackBytes } from './worker-protocol.ts';
-import type { PackedCheckpoint, PackedOutbox, WorkerApi, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
-import type { OutboxInput, Priority, StateRow } from './store-types.ts';
+import type { WorkerApi, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+import type { StateRow } from './store-types.ts';
 
 /**
  * The storage worker: owns the SQLite connection so that the main thread's
@@ -64,15 +64,7 @@ const api: WorkerApi = {
   },
   logStats: () => open().logStats(),
   commitCheckpoint(c) {
-    const r = open().commitCheckpointChunks({
-      checkpointId: c.checkpointId,
-      consumedOffset: c.consumedOffset,
-      ...(c.nowMs === undefined ? {} : { nowMs: c.nowMs }),
-      stateUpserts: stateChunks(c),
-      stateDeletes: c.deletes,
-      stateDeletePrefixes: c.deletePrefixes ?? [],
-      outbox: outboxChunks(c.outbox),
-    });
+    const r = open().commitPackedCheckpoint(c);
     scheduleMaintenance();
     return r;
   },
@@ -114,75 +106,6 @@ const api: WorkerApi = {
     store = null;
   },
 };
-
-/** Rows built per chunk from the packed columns: they die young (see packCheckpoint in worker-store.ts). */
-const CHUNK_ROWS = 1024;
-
-/**
- * The upserts in key order (the order SQLite's index wants them in, as CheckpointTable sorts a whole
- * batch; sorting each chunk alone would sweep the table once per chunk), a chunk at a time.
- */
-function* stateChunks(c: PackedCheckpoint): Generator<StateRow[]> {
-  const { text, ends: keyEnds } = c.upsertKeys;
-  const { data, ends: valueEnds } = c.upsertValues;
-  const runs = c.upsertNs;
-  const n = keyEnds.length;
-  // Row i's namespace (index into runs.values) and key; keys are slices of one string (no copy).
-  const nsOf = new Uint32Array(n);
-  const keys: string[] = new Array(n);
-  let sorted = true;
-  for (let i = 0, run = 0; i < n; i++) {
-    while (i >= runs.ends[run]!) run++;
-    nsOf[i] = run;
-    keys[i] = text.slice(i === 0 ? 0 : keyEnds[i - 1]!, keyEnds[i]!);
-    if (sorted && i > 0 && compareRows(runs.values, nsOf, keys, i - 1, i) > 0) sorted = false;
-  }
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  if (!sorted) order.sort((a, b) => compareRows(runs.values, nsOf, keys, a, b));
-  for (let k = 0; k < n;) {
-    const chunk: StateRow[] = new Array(Math.min(CHUNK_ROWS, n - k));
-    for (let j = 0; j < chunk.length; j++, k++) {
-      const i = order[k]!;
-      chunk[j] = { ns: runs.values[nsOf[i]!]!, key: keys[i]!, value: data.subarray(i === 0 ? 0 : valueEnds[i - 1]!, valueEnds[i]!) };
-    }
-    yield chunk;
-  }
-}
-
-/** (ns, key) order of rows a and b, as CheckpointTable compares them. */
-function compareRows(nsValues: readonly string[], nsOf: Uint32Array, keys: readonly string[], a: number, b: number): number {
-  const na = nsValues[nsOf[a]!]!;
-  const nb = nsValues[nsOf[b]!]!;
-  if (na !== nb) return na < nb ? -1 : 1;
-  const ka = keys[a]!;
-  const kb = keys[b]!;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-function* outboxChunks(o: PackedOutbox): Generator<OutboxInput[]> {
-  const n = o.priorities.length;
-  const { text, ends: seriesEnds } = o.series;
-  const { data, ends: payloadEnds } = o.payloads;
-  let run = 0;
-  let seriesAt = 0;
-  let payloadAt = 0;
-  for (let i = 0; i < n;) {
-    const chunk: OutboxInput[] = new Array(Math.min(CHUNK_ROWS, n - i));
-    for (let j = 0; j < chunk.length; j++, i++) {
-      while (i >= o.kinds.ends[run]!) run++;
-      const seriesEnd = seriesEnds[i]!;
-      const payloadEnd = payloadEnds[i]!;
-      chunk[j] = {
-        priority: o.priorities[i] as Priority, kind: o.kinds.values[run]!, series: text.slice(seriesAt, seriesEnd),
-        tStart: o.tStart[i]!, tEnd: o.tEnd[i]!, payload: data.subarray(payloadAt, payloadEnd),
-      };
-      seriesAt = seriesEnd;
-      payloadAt = payloadEnd;
-    }
-    yield chunk;
-  }
-}
 
 function dispatch(req: WorkerRequest): unknown {
   // The request's args tuple matches its method by construction (WorkerStateStore.call).

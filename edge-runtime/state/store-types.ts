@@ -1,6 +1,7 @@
 import type { SourceRecord } from '../engine/types.ts';
 import type { AggregateSpec } from '../engine/aggregates/spec.ts';
 import type { StateErrorCode } from './state-errors.ts';
+import type { PackedCheckpoint } from './worker-protocol.ts';
 
 /**
  * The storage module's vocabulary and its one interface, `StateStore`.
@@ -303,6 +304,11 @@ export interface StateStore {
   logStats(): Promise<LogStats>;
 
   commitCheckpoint(input: CheckpointInput): Promise<CheckpointResult>;
+  /**
+   * The same for a checkpoint built as columns (checkpoint-columns.ts: what the runtime commits, so
+   * that no object per row lives until the commit). Its buffers may be transferred: do not reuse `c`.
+   */
+  commitPackedCheckpoint(c: PackedCheckpoint): Promise<CheckpointResult>;
   loadCheckpoint(): Promise<CheckpointInfo | null>;
   loadState(ns?: string): AsyncIterable<StateRow>;
   /** Seeds a store that was never used (no checkpoint, no log, no outbox seq) with a checkpoint from elsewhere; E_STATE_ARGUMENT otherwise. */

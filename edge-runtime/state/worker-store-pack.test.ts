@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStateStore } from './local-store.ts';
-import { packCheckpoint, WorkerStateStore } from './worker-store.ts';
+import { packCheckpoint } from './checkpoint-columns.ts';
+import { WorkerStateStore } from './worker-store.ts';
 import type { CheckpointInput, OutboxInput, Priority, StateRow, StateStore } from './store-types.ts';
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);

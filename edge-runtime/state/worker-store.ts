@@ -3,7 +3,8 @@ import type { SourceRecord } from '../engine/types.ts';
 import { encodeSegment } from './segment-codec.ts';
 import { decodeRawSegment } from './sqlite-store.ts';
 import { StateError, deserializeError } from './state-errors.ts';
-import { checkpointTransferables, packBytes, packStrings, pushRun, unpackBytes } from './worker-protocol.ts';
+import { packCheckpoint } from './checkpoint-columns.ts';
+import { checkpointTransferables, packBytes, unpackBytes } from './worker-protocol.ts';
 import type { PackedCheckpoint, PackedStateRows, WorkerApi, WorkerHeapStats, WorkerMethod, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 import type {
   AckResult, AppendResult, CheckpointInfo, CheckpointInput, CheckpointResult, ImportCheckpointInput, LogSegment, LogStats, OpenReport,
@@ -126,7 +127,12 @@ export class WorkerStateStore implements StateStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.call('commitCheckpoint', [packed], checkpointTransferables(packed));
+    return this.commitPackedCheckpoint(packed);
+  }
+
+  /** Its buffers are transferred to the worker: `c` is unusable afterwards (sealCheckpoint makes a fresh one each time). */
+  commitPackedCheckpoint(c: PackedCheckpoint): Promise<CheckpointResult> {
+    return this.call('commitCheckpoint', [c], checkpointTransferables(c));
   }
 
   importCheckpoint(input: ImportCheckpointInput): Promise<void> {
@@ -208,56 +214,6 @@ export class WorkerStateStore implements StateStore {
     this.dead = new StateError('E_STATE_CLOSED', 'store is closed');
     await this.worker.terminate();
   }
-}
-
-/**
- * A checkpoint as columns: the keys and outbox series as one string each, the values and payloads
- * as one buffer each, numbers in typed arrays. Cloning it into the worker then creates a handful of
- * objects there instead of several per row (30,000 keys a second made the worker's heap grow to
- * 20 MB and more; see storage-worker.ts for how it is read back a chunk at a time).
- */
-export function packCheckpoint(input: CheckpointInput): PackedCheckpoint {
-  const n = input.stateUpserts.length;
-  const ns = { values: [] as string[], ends: [] as number[] };
-  const keys: string[] = new Array(n);
-  const values: Uint8Array[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = input.stateUpserts[i]!;
-    pushRun(ns, r.ns);
-    keys[i] = r.key;
-    values[i] = r.value;
-  }
-  const m = input.outbox.length;
-  const priorities = new Uint8Array(m);
-  const kinds = { values: [] as string[], ends: [] as number[] };
-  const series: string[] = new Array(m);
-  const tStart = new Float64Array(m);
-  const tEnd = new Float64Array(m);
-  const payloads: Uint8Array[] = new Array(m);
-  for (let i = 0; i < m; i++) {
-    const o = input.outbox[i]!;
-    if (o.priority !== 0 && o.priority !== 1 && o.priority !== 2) {
-      // As OutboxTable would refuse it, before a byte could not carry it.
-      throw new StateError('E_STATE_ARGUMENT', `outbox priority must be 0, 1 or 2, got ${String(o.priority)}`);
-    }
-    priorities[i] = o.priority;
-    pushRun(kinds, o.kind);
-    series[i] = o.series;
-    tStart[i] = o.tStart;
-    tEnd[i] = o.tEnd;
-    payloads[i] = o.payload;
-  }
-  return {
-    checkpointId: input.checkpointId,
-    consumedOffset: input.consumedOffset,
-    ...(input.nowMs === undefined ? {} : { nowMs: input.nowMs }),
-    upsertNs: ns,
-    upsertKeys: packStrings(keys),
-    upsertValues: packBytes(values),
-    deletes: input.stateDeletes.map((d) => ({ ns: d.ns, key: d.key })),
-    deletePrefixes: (input.stateDeletePrefixes ?? []).map((d) => ({ ns: d.ns, key: d.key })),
-    outbox: { priorities, kinds, series: packStrings(series), tStart, tEnd, payloads: packBytes(payloads) },
-  };
 }
 
 /**
