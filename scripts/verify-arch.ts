@@ -85,7 +85,7 @@ async function footprint(tarball: string, node: string | undefined, o: { seconds
   const { seconds: loadSeconds, devices, pipelines, rate } = o;
   const work = mkdtempSync(join(tmpdir(), 'weir-footprint-'));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128', MALLOC_ARENA_MAX: '2' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
     if (node !== undefined) env.WEIR_NODE = node;
     else delete env.WEIR_NODE;
     const root = join(work, 'root');

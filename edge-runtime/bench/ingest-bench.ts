@@ -1,6 +1,6 @@
 /**
  * npm run bench:ingest [-- --devices 10000 --seconds 8 --warmup 3 --rounds 2 --publishers 2 --connections 4
- *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --malloc-arena-max N --tsx
+ *                          --synchronous FULL|NORMAL --dedup-window N --latency-share 0.5 --node-flags "..." --malloc-arena-max N --malloc-mmap-threshold N --tsx
  *                          --target-args "--pending N --batch N --checkpoint-ms N --checkpoint-max-rows N"
  *                          --qos 0,1 --prebuilt DIR --weir-only]
  *
@@ -38,7 +38,7 @@
  */
 import { join } from 'node:path';
 import { arg, benchLine, median, round } from './bench-util.ts';
-import { Publisher, Target, cpuSec, publishers, rssOf, sleep, useBundle, useChildEnv } from './ingest/bench-procs.ts';
+import { Publisher, Target, cpuSec, publishers, rssOf, sleep, useBundle, useWeirMalloc } from './ingest/bench-procs.ts';
 import { bundleTarget } from './ingest/bundle-target.ts';
 
 const devices = arg('devices', 10_000);
@@ -55,9 +55,8 @@ const opt = (name: string, def: string): string => {
 const synchronous = opt('synchronous', 'FULL');
 const dedupWindow = opt('dedup-window', '131072');
 const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
-/** glibc malloc arenas of weir's processes, as weir's systemd unit sets them (MALLOC_ARENA_MAX=2); 0 = glibc's default. */
-const mallocArenas = opt('malloc-arena-max', '2');
-useChildEnv(mallocArenas === '0' ? {} : { MALLOC_ARENA_MAX: mallocArenas });
+/** glibc malloc settings of weir's processes, as weir's systemd unit sets them (see useWeirMalloc). */
+const malloc = useWeirMalloc(opt);
 const qosList = opt('qos', '0,1').split(',');
 /** Extra arguments for the weir target (ingest/bench-target.ts), e.g. "--pending 100000" for an A/B run. */
 const targetArgs = opt('target-args', '').split(' ').filter((a) => a !== '');
@@ -150,7 +149,7 @@ const lat = latencyRate > 0 ? await phase('weir', 0, latencyRate) : null;
 const weirHwm = [...runs.weirQ0, ...runs.weirQ1].map((x) => x.hwmMb);
 
 benchLine({
-  mallocArenaMax: mallocArenas === '0' ? null : Number(mallocArenas),
+  ...malloc,
   rawCeilingQos0: rawQ0,
   weirQos0: weirQ0,
   ratioQos0: round(weirQ0 / rawQ0, 3),

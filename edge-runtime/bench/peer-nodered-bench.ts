@@ -1,6 +1,6 @@
 /**
  * npm run bench:peer-nodered [-- --devices 10000 --step 5 --settle 2 --publishers 2
- *                                 --rates 5000,10000,... --keep 0.95 --nodered-dir DIR --node-flags "..." --malloc-arena-max N --prebuilt DIR]
+ *                                 --rates 5000,10000,... --keep 0.95 --nodered-dir DIR --node-flags "..." --malloc-arena-max N --malloc-mmap-threshold N --prebuilt DIR]
  *
  * What gateway users pick instead of weir, doing the same work on the same
  * machine in the same run: Node-RED 4 (installed into a temporary folder with
@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
 import { arg, benchLine, round } from './bench-util.ts';
-import { Publisher, Target, publishers, rssOf, sleep, useBundle, useChildEnv } from './ingest/bench-procs.ts';
+import { Publisher, Target, publishers, rssOf, sleep, useBundle, useWeirMalloc } from './ingest/bench-procs.ts';
 import { bundleTarget } from './ingest/bundle-target.ts';
 import { noderedFlow, noderedSettings } from './ingest/nodered-flow.ts';
 
@@ -47,9 +47,8 @@ const opt = (name: string, def: string): string => {
 };
 const rates = opt('rates', '5000,10000,15000,20000,25000,30000,35000,40000,45000,50000,60000,70000,80000,100000,130000,160000').split(',').map(Number);
 const nodeFlags = opt('node-flags', '--max-semi-space-size=2 --max-old-space-size=96').split(' ').filter((f) => f !== '');
-/** glibc malloc arenas of weir's processes, as weir's systemd unit sets them (MALLOC_ARENA_MAX=2); 0 = glibc's default. */
-const mallocArenas = opt('malloc-arena-max', '2');
-useChildEnv(mallocArenas === '0' ? {} : { MALLOC_ARENA_MAX: mallocArenas });
+/** glibc malloc settings of weir's processes, as weir's systemd unit sets them (see useWeirMalloc). */
+const malloc = useWeirMalloc(opt);
 const log = (s: string): boolean => process.stderr.write(s + '\n');
 const TOPIC = 'weir/+/telemetry';
 
@@ -203,7 +202,7 @@ const weir = await ramp('weir', target.url, () => target.stats.readings ?? 0, ta
 const final = await target.stop();
 
 benchLine({
-  mallocArenaMax: mallocArenas === '0' ? null : Number(mallocArenas),
+  ...malloc,
   nodeRedSustained: nodeRed.sustained,
   weirSustained: weir.sustained,
   ratio: nodeRed.sustained > 0 ? round(weir.sustained / nodeRed.sustained, 2) : null,

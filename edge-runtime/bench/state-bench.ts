@@ -288,9 +288,10 @@ async function runSpill(): Promise<Record<string, unknown>> {
   const bundleDir = fs.mkdtempSync(path.join(fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url)), 'weir-spill-'));
   const bundle = path.join(bundleDir, 'spill-bench.mjs');
   await bundleForNode(fileURLToPath(new URL('./spill-bench.ts', import.meta.url)), bundle);
-  // MALLOC_ARENA_MAX=2 as weir's systemd unit sets it (MALLOC_ARENA_MAX=0 in the environment: glibc's default).
-  const { MALLOC_ARENA_MAX: arenas = '2', ...rest } = process.env;
-  const env: NodeJS.ProcessEnv = arenas === '0' ? rest : { ...rest, MALLOC_ARENA_MAX: arenas };
+  // glibc malloc as weir's systemd unit sets it, MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=65536
+  // (either =0 in the environment: glibc's default).
+  const { MALLOC_ARENA_MAX: arenas = '2', MALLOC_MMAP_THRESHOLD_: mmap = '65536', ...rest } = process.env;
+  const env: NodeJS.ProcessEnv = { ...rest, ...(arenas === '0' ? {} : { MALLOC_ARENA_MAX: arenas }), ...(mmap === '0' ? {} : { MALLOC_MMAP_THRESHOLD_: mmap }) };
   const spill = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${budgetMb + 16}`, '--max-semi-space-size=1', bundle, ...args], { encoding: 'utf8', cwd: process.cwd(), env });
   fs.rmSync(bundleDir, { recursive: true, force: true });
   const line = spill.stdout.split('\n').find((l) => l.startsWith('BENCH '));

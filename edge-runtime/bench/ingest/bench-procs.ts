@@ -45,11 +45,19 @@ export function useBundle(b: { target: string; worker: string } | null): void {
   bundled = b;
 }
 
-/** Environment added to every child (default: what weir's systemd unit sets, MALLOC_ARENA_MAX=2). */
-let childEnv: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2' };
+/** Environment added to every child (default: what weir's systemd unit sets, see useWeirMalloc). */
+let childEnv: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
 
-export function useChildEnv(env: NodeJS.ProcessEnv): void {
-  childEnv = env;
+/**
+ * glibc malloc settings of the children, as weir's systemd unit sets them: `--malloc-arena-max`
+ * (default 2) and `--malloc-mmap-threshold` (bytes, default 65536); 0 for glibc's default of either.
+ * Returns them for the BENCH line (null = glibc's default).
+ */
+export function useWeirMalloc(opt: (name: string, def: string) => string): { mallocArenaMax: number | null; mallocMmapThreshold: number | null } {
+  const arenas = opt('malloc-arena-max', '2');
+  const mmap = opt('malloc-mmap-threshold', '65536');
+  childEnv = { ...(arenas === '0' ? {} : { MALLOC_ARENA_MAX: arenas }), ...(mmap === '0' ? {} : { MALLOC_MMAP_THRESHOLD_: mmap }) };
+  return { mallocArenaMax: arenas === '0' ? null : Number(arenas), mallocMmapThreshold: mmap === '0' ? null : Number(mmap) };
 }
 
 function start(script: string, args: string[], nodeArgs: string[] = []): ChildProcess {
