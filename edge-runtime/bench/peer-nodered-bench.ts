@@ -1,5 +1,5 @@
 /**
- * npm run bench:peer-nodered [-- --devices 10000 --step 5 --settle 2 --publishers 2
+ * npm run bench:peer-nodered [-- --devices 10000 --step 5 --settle 2 --warmup 10 --publishers 2
  *                                 --rates 5000,10000,... --keep 0.95 --nodered-dir DIR --node-flags "..." --malloc-arena-max N --malloc-mmap-threshold N --prebuilt DIR]
  *
  * What gateway users pick instead of weir, doing the same work on the same
@@ -15,7 +15,9 @@
  * The offered rate rises step by step (readings/s, one reading per message,
  * 10,000 devices round robin, QoS 0, mqtt.js publishers in child processes);
  * a system keeps up at a step when it processed at least `keep` of what was
- * actually sent during the step. Sustained = the processed rate of the last
+ * actually sent during the step (each system first gets `warmup` seconds at the
+ * first step's rate, not counted: without it, whichever system ran first lost
+ * its first steps to a cold JIT). Sustained = the processed rate of the last
  * step it kept up with. RSS = the largest VmRSS sampled during that step;
  * idle RSS (before the ramp) and the overall peak (VmHWM, overloaded step
  * included) are reported too.
@@ -39,6 +41,8 @@ import { noderedFlow, noderedSettings } from './ingest/nodered-flow.ts';
 const devices = arg('devices', 10_000);
 const stepSec = arg('step', 5);
 const settleSec = arg('settle', 2);
+/** Seconds at the first step's rate before the ramp, not counted, for both systems (JIT, caches). */
+const warmupSec = arg('warmup', 10);
 const nPub = arg('publishers', 2);
 const keep = arg('keep', 0.95);
 const opt = (name: string, def: string): string => {
@@ -144,12 +148,28 @@ interface Step {
   readonly rssMb: number;
 }
 
+/** Waits until the processed count stops moving (any backlog drained). */
+async function drained(processed: () => number): Promise<void> {
+  let last = -1;
+  while (processed() !== last) {
+    last = processed();
+    await sleep(300);
+  }
+}
+
 /** Runs the ramp against one system; `processed()` reads its running count, `pid` its process. */
 async function ramp(name: string, url: string, processed: () => number, pid: number): Promise<{ steps: Step[]; sustained: number; rssMb: number; idleRssMb: number; peakRssMb: number }> {
   const steps: Step[] = [];
   const idle = rssOf(pid).rss;
   let sustained = 0;
   let rssAtSustained = idle;
+  if (warmupSec > 0) {
+    const pubs: Publisher[] = publishers(nPub, url, devices, ['--connections', '2', '--qos', '0', '--metrics', '1', '--rate', String(Math.ceil(rates[0]! / nPub))]);
+    await sleep(warmupSec * 1000);
+    await Promise.all(pubs.map((p) => p.stop()));
+    await drained(processed);
+    log(`${name}: warmed up for ${warmupSec} s at ${rates[0]}/s`);
+  }
   for (const rate of rates) {
     const pubs: Publisher[] = publishers(nPub, url, devices, ['--connections', '2', '--qos', '0', '--metrics', '1', '--rate', String(Math.ceil(rate / nPub))]);
     await sleep(settleSec * 1000);
@@ -169,12 +189,7 @@ async function ramp(name: string, url: string, processed: () => number, pid: num
     if (!step.keptUp) break;
     sustained = step.processed;
     rssAtSustained = step.rssMb;
-    // Let any backlog drain before the next step.
-    let last = -1;
-    while (processed() !== last) {
-      last = processed();
-      await sleep(300);
-    }
+    await drained(processed);
   }
   return { steps, sustained, rssMb: rssAtSustained, idleRssMb: round(idle, 1), peakRssMb: round(rssOf(pid).hwm, 1) };
 }
@@ -219,6 +234,7 @@ benchLine({
   weirQuarantined: final.quarantined ?? null,
   devices,
   stepSec,
+  warmupSec,
   keep,
   steps: { nodeRed: nodeRed.steps, weir: weir.steps },
   node: process.version,
