@@ -37,6 +37,8 @@ describe('gateway config', () => {
     ['gateway:\n  checkpointInterval: soon\npipelines:' + PIPELINES, 'gateway.checkpointInterval'],
     ['gateway:\n  checkpointMaxRows: -1\npipelines:' + PIPELINES, 'gateway.checkpointMaxRows'],
     ['gateway:\n  checkpointMaxRows: many\npipelines:' + PIPELINES, 'gateway.checkpointMaxRows'],
+    ['gateway:\n  sqliteCache: 1KB\npipelines:' + PIPELINES, 'gateway.sqliteCache'],
+    ['gateway:\n  sqliteCache: plenty\npipelines:' + PIPELINES, 'gateway.sqliteCache'],
     ['pipelines: []', 'pipelines'],
     ['gateways: {}\npipelines:' + PIPELINES, 'gateways'],
     ['pipelines:\n  - name: x\n    window: { type: tumbling }\n    aggregates: [count]', 'pipelines[0].window.size'],
@@ -53,6 +55,8 @@ describe('gateway config', () => {
     assert.equal(c.durability, 'FULL');
     assert.equal(c.checkpointIntervalMs, 1000);
     assert.equal(c.checkpointMaxRows, null, 'the runtime derives it from memory.budget');
+    assert.equal(c.sqliteCacheBytes, 2 * 1024 * 1024);
+    assert.equal(parseGatewayConfig('gateway:\n  sqliteCache: 8MB\npipelines:' + PIPELINES, join(dir, 'c.yaml')).sqliteCacheBytes, 8 * 1024 * 1024);
     assert.equal(c.stateDir, join(dir, '.weir'));
     assert.ok(c.profiles.some((p) => p.name === 'env-sensor'));
     assert.equal(c.memory, null);

@@ -76,6 +76,7 @@ export class Gateway {
     const store = await WorkerStateStore.open({
       path: join(config.stateDir, 'weir.db'),
       synchronous: config.durability,
+      cacheSizeKiB: Math.ceil(config.sqliteCacheBytes / 1024),
       outbox: { maxBytes: config.outbox.maxBytes, windowSpecs },
       quarantine: { maxRows: config.quarantine.maxRows, maxBytes: config.quarantine.maxBytes },
     });

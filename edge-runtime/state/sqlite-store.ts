@@ -52,7 +52,7 @@ export interface CheckpointChunks extends Omit<CheckpointInput, 'stateUpserts' |
 const DEFAULTS = {
   synchronous: 'FULL' as Durability,
   walCheckpointBytes: 4 * 1024 * 1024,
-  cacheSizeKiB: 8192,
+  cacheSizeKiB: 2048,
   outboxMaxBytes: 64 * 1024 * 1024,
   lowWaterRatio: 0.9,
   maxMergeSpanMs: 24 * 3600 * 1000,

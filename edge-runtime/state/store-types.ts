@@ -39,7 +39,7 @@ export interface StateStoreOptions {
   readonly synchronous?: Durability;
   /** Checkpoint the WAL into the main file once it passes this size (default 4 MiB). */
   readonly walCheckpointBytes?: number;
-  /** SQLite page cache in KiB (default 8192). */
+  /** SQLite page cache in KiB (default 2048; see DEFAULT_SQLITE_CACHE_BYTES in gateway-config.ts). */
   readonly cacheSizeKiB?: number;
   readonly outbox?: OutboxQuotaOptions;
   readonly quarantine?: QuarantineOptions;
