@@ -66,8 +66,8 @@ export function parseSize(v: unknown, field: string): number {
 /**
  * The state database's page cache. Pages it does not hold are read from the kernel's page cache,
  * which the kernel can reclaim under memory pressure and the process's own heap cannot: 2 MiB took
- * 8 MB off the gateway's RSS in bench:ingest at the same throughput (checkpoints into a large
- * state table of random keys took ~5–15 ms longer; docs/BENCHMARKS.md).
+ * 8 MB off the gateway's RSS in bench:ingest at the same throughput; checkpoints into a large table
+ * of random keys may take a few ms longer (docs/BENCHMARKS.md).
  */
 export const DEFAULT_SQLITE_CACHE_BYTES = 2 * 1024 ** 2;
 
