@@ -30,7 +30,7 @@ import { createInterface } from 'node:readline';
 import { ARCHES, ARCH_INFO, ensureTools, hostArch, nodeDist, type Arch, type Log } from './package-native.ts';
 import { buildPackage } from './package.ts';
 import { runSmoke } from './package-smoke.ts';
-import { publishers } from '../edge-runtime/bench/ingest/bench-procs.ts';
+import { WEIR_MALLOC_ENV, publishers } from '../edge-runtime/bench/ingest/bench-procs.ts';
 
 const log: Log = (l) => void process.stderr.write(`verify: ${l}\n`);
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
@@ -85,7 +85,7 @@ async function footprint(tarball: string, node: string | undefined, o: { seconds
   const { seconds: loadSeconds, devices, pipelines, rate } = o;
   const work = mkdtempSync(join(tmpdir(), 'weir-footprint-'));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=128', ...WEIR_MALLOC_ENV };
     if (node !== undefined) env.WEIR_NODE = node;
     else delete env.WEIR_NODE;
     const root = join(work, 'root');

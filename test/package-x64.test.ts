@@ -16,6 +16,7 @@ import { buildPackage, type PackageResult } from '../scripts/package.ts';
 import { hostArch } from '../scripts/package-native.ts';
 import { runSmoke } from '../scripts/package-smoke.ts';
 import { parseGatewayConfig } from '../edge-runtime/config/gateway-config.ts';
+import { WEIR_MALLOC_ENV } from '../edge-runtime/bench/ingest/bench-procs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const arch = hostArch() ?? 'x64';
@@ -48,6 +49,12 @@ test('the default gateway config is valid and keeps state in /var/lib/weir', () 
   assert.equal(c.stateDir, '/var/lib/weir');
   assert.deepEqual(c.pipelines.map((p) => p.name), ['minute-stats', 'anomalies']);
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 9464 });
+});
+
+test('the benchmarks run weir with the malloc environment the systemd unit sets', () => {
+  const unit = readFileSync(join(ROOT, 'packaging', 'systemd', 'weir.service'), 'utf8');
+  const set = Object.fromEntries([...unit.matchAll(/^Environment="(MALLOC_[A-Z_]+)=([^"]*)"$/gm)].map((m) => [m[1]!, m[2]!]));
+  assert.deepEqual(set, { ...WEIR_MALLOC_ENV });
 });
 
 test('the systemd units pass systemd-analyze verify', (t) => {

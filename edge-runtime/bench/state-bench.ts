@@ -39,6 +39,7 @@ import { GroupCommitLog } from '../state/group-commit-log.ts';
 import { WorkerStateStore } from '../state/worker-store.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { encodeSegment } from '../state/segment-codec.ts';
+import { WEIR_MALLOC_ENV } from './ingest/bench-procs.ts';
 import type { Durability, StateRow, StateStore } from '../state/store-types.ts';
 import { arg, benchLine, median, round } from './bench-util.ts';
 import { spawnSync } from 'node:child_process';
@@ -290,7 +291,7 @@ async function runSpill(): Promise<Record<string, unknown>> {
   await bundleForNode(fileURLToPath(new URL('./spill-bench.ts', import.meta.url)), bundle);
   // glibc malloc as weir's systemd unit sets it, MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=65536
   // (either =0 in the environment: glibc's default).
-  const { MALLOC_ARENA_MAX: arenas = '2', MALLOC_MMAP_THRESHOLD_: mmap = '65536', ...rest } = process.env;
+  const { MALLOC_ARENA_MAX: arenas = WEIR_MALLOC_ENV.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: mmap = WEIR_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_, ...rest } = process.env;
   const env: NodeJS.ProcessEnv = { ...rest, ...(arenas === '0' ? {} : { MALLOC_ARENA_MAX: arenas }), ...(mmap === '0' ? {} : { MALLOC_MMAP_THRESHOLD_: mmap }) };
   const spill = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${budgetMb + 16}`, '--max-semi-space-size=1', bundle, ...args], { encoding: 'utf8', cwd: process.cwd(), env });
   fs.rmSync(bundleDir, { recursive: true, force: true });

@@ -45,8 +45,14 @@ export function useBundle(b: { target: string; worker: string } | null): void {
   bundled = b;
 }
 
-/** Environment added to every child (default: what weir's systemd unit sets, see useWeirMalloc). */
-let childEnv: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+/**
+ * glibc malloc settings as weir's systemd unit (packaging/systemd/weir.service) sets them, for every
+ * benchmark and footprint check that runs weir; test/package-x64.test.ts checks that the two agree.
+ */
+export const WEIR_MALLOC_ENV: Readonly<Record<'MALLOC_ARENA_MAX' | 'MALLOC_MMAP_THRESHOLD_', string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+
+/** Environment added to every child (default: WEIR_MALLOC_ENV, see useWeirMalloc). */
+let childEnv: NodeJS.ProcessEnv = { ...WEIR_MALLOC_ENV };
 
 /**
  * glibc malloc settings of the children, as weir's systemd unit sets them: `--malloc-arena-max`
@@ -54,8 +60,8 @@ let childEnv: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD
  * Returns them for the BENCH line (null = glibc's default).
  */
 export function useWeirMalloc(opt: (name: string, def: string) => string): { mallocArenaMax: number | null; mallocMmapThreshold: number | null } {
-  const arenas = opt('malloc-arena-max', '2');
-  const mmap = opt('malloc-mmap-threshold', '65536');
+  const arenas = opt('malloc-arena-max', WEIR_MALLOC_ENV.MALLOC_ARENA_MAX);
+  const mmap = opt('malloc-mmap-threshold', WEIR_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_);
   childEnv = { ...(arenas === '0' ? {} : { MALLOC_ARENA_MAX: arenas }), ...(mmap === '0' ? {} : { MALLOC_MMAP_THRESHOLD_: mmap }) };
   return { mallocArenaMax: arenas === '0' ? null : Number(arenas), mallocMmapThreshold: mmap === '0' ? null : Number(mmap) };
 }
